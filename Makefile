@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: Apache-2.0
+# bootwave: one non-recursive build.
+#
+#   make            bootwaved, bootwave (CLI) and bootwave-agent in build/bin/
+#   make check      unit and integration tests, then the same again under
+#                   AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo       the main job (see README.md)
+#
+# Every variant (release, asan) gets the same rules from one template, in its
+# own directory under build/, so both can be built by one make invocation.
+
+VERSION := $(shell cat VERSION)
+CC ?= gcc
+PKG_CONFIG ?= pkg-config
+BUILD := build
+
+PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
+BASE_CFLAGS := -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
+	-Ilib -Iserver -Iserver/store -Iserver/api -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
+BASE_LDFLAGS := -pthread -Wl,--as-needed
+
+LIB_SRCS := $(wildcard lib/*.c)
+SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c)
+DAEMON_SRCS := server/main.c
+CLI_SRCS := $(wildcard server/cli/*.c)
+AGENT_SRCS := $(wildcard imaging/agent/*.c)
+AGENT_LIB_SRCS := $(filter-out imaging/agent/main.c,$(AGENT_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
+
+.PHONY: all deps check demo clean bench install-deps
+all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent
+
+# $(1): variant name, $(2): extra compiler and linker flags
+define VARIANT
+$(1)_DIR := $(BUILD)/$(1)
+$(1)_CFLAGS := $(BASE_CFLAGS) $(2)
+$(1)_LDFLAGS := $(BASE_LDFLAGS) $(2)
+
+$(BUILD)/$(1)/obj/%.o: %.c | deps-build
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_CFLAGS) -c -o $$@ $$<
+
+$(BUILD)/$(1)/libbw.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(LIB_SRCS))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/libbwserver.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(SERVER_SRCS))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/libbwagent.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_LIB_SRCS))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/bin/bootwaved: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(DAEMON_SRCS)) $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
+$(BUILD)/$(1)/bin/bootwave: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(CLI_SRCS)) $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
+$(BUILD)/$(1)/bin/bootwave-agent: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_SRCS)) $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/obj/tests/unit/%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
+$(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
+
+.PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
+build-$(1): $$($(1)_BINS) $$($(1)_UNITS)
+
+unit-$(1): build-$(1)
+	@set -e; for t in $$($(1)_UNITS); do echo "== unit ($(1)): $$$${t##*/}"; $$$$t; done
+
+integration-$(1): build-$(1) | deps-test
+	tests/integration/run $(BUILD)/$(1)/bin
+
+check-$(1): unit-$(1) integration-$(1)
+
+-include $$(shell find $(BUILD)/$(1)/obj -name '*.d' 2>/dev/null)
+endef
+
+SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+$(eval $(call VARIANT,release,-O2))
+$(eval $(call VARIANT,asan,$(SAN)))
+
+# The release binaries are what operators run: expose them at build/bin.
+$(BUILD)/bin/%: $(BUILD)/release/bin/%
+	@mkdir -p $(@D)
+	ln -sf ../release/bin/$* $@
+
+all: $(addprefix $(BUILD)/bin/,bootwaved bootwave bootwave-agent)
+
+# Dependencies come from Debian through one idempotent script.
+.PHONY: deps-build deps-test
+deps-build:
+	@scripts/setup-deps build
+deps-test:
+	@scripts/setup-deps test
+
+# Sanitizer settings for the asan variant (ignored by the release binaries).
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+check: check-release check-asan
+	@echo "== make check: all passed"
+
+demo: all | deps-test
+	scripts/demo
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to server/api/ and its tests: requests, routes, replies. */
+#ifndef BW_API_INTERNAL_H
+#define BW_API_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+
+#include "api.h"
+#include "log.h"
+#include "model.h"
+#include "util.h"
+
+#define API_MAX_PARAMS 4
+
+struct request;
+
+enum body_kind {
+	BODY_NONE,   /* a body is refused */
+	BODY_JSON,   /* buffered up to [api] max_body, parsed into r->json */
+	BODY_STREAM, /* handed to route->chunk as it arrives */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/v1/nodes/{}": {} matches one path segment */
+	enum role role;      /* least role allowed; ROLE_NONE: no token needed */
+	enum body_kind body;
+	const struct model *model; /* for the generic inventory handlers */
+	/* BODY_STREAM only: called after auth, before the body; may reply. */
+	int (*begin)(struct request *r);
+	/* BODY_STREAM only: one piece of the body; may reply to stop it. */
+	int (*chunk)(struct request *r, const char *data, size_t len);
+	/* The whole request is in (body read or refused). Must reply. */
+	int (*handler)(struct request *r);
+	/* Always called when the request ends, replied or not (cleanup). */
+	void (*done)(struct request *r, bool completed);
+};
+
+struct metrics;
+
+struct api {
+	struct MHD_Daemon *mhd;
+	const struct config *cfg;
+	struct store *store;
+	uint8_t key[SECRET_KEY_LEN];
+	uint16_t port;
+	struct metrics *metrics;
+};
+
+struct request {
+	struct api *api;
+	struct MHD_Connection *conn;
+	const char *method;
+	char path[512];
+	const struct route *route;
+	char *params[API_MAX_PARAMS]; /* point into segs */
+	char segs[512];
+	struct bw_token token; /* the caller, once authenticated */
+	enum role role;
+	/* body */
+	char *body;
+	size_t body_len;
+	json_t *json;
+	/* reply */
+	bool replied;
+	unsigned status;
+	struct timespec t0;
+	void *state; /* per-route state, freed by route->done */
+};
+
+/* Replies; each returns 0 so that handlers can "return api_reply_...". */
+int api_reply_json(struct request *r, unsigned status, json_t *body /* consumed */);
+int api_reply_empty(struct request *r, unsigned status);
+int api_reply_error(struct request *r, unsigned status, const char *code, const char *field,
+		    const char *fmt, ...) _printf_(5, 6);
+/* A JSON response with a trailing newline (consumes body); NULL if out of memory. */
+struct MHD_Response *api_json_response(json_t *body);
+/* Hands a prepared response to MHD (takes ownership of resp). */
+int api_reply_response(struct request *r, unsigned status, struct MHD_Response *resp);
+
+/* Query parameter, or NULL. */
+const char *api_query(struct request *r, const char *name);
+/* Request header, or NULL. */
+const char *api_header(struct request *r, const char *name);
+/*
+ * Replies 400 unknown_parameter if the query has a parameter not in
+ * allowed (NULL-terminated) and returns -EINVAL; else 0.
+ */
+int api_check_query(struct request *r, const char *const *allowed);
+
+/* ---- JSON codec of model objects (codec.c) ---- */
+
+struct api_error {
+	unsigned status;
+	const char *code;
+	char field[64];
+	char message[320];
+};
+
+/*
+ * Applies the JSON object in to obj (which holds defaults on create, the
+ * current row on update) and marks the fields it set in mask[m->n_fields].
+ * On failure fills e (status, stable code, field, message) and returns
+ * -EINVAL; obj may then be partly written and must be discarded.
+ */
+int codec_decode(struct api *a, const struct model *m, json_t *in, bool create, void *obj,
+		 bool *mask, struct api_error *e);
+/* Decodes one field's JSON value into obj (a whole object of f's model). */
+int codec_decode_field(struct api *a, const struct field *f, json_t *v, void *obj, struct api_error *e);
+/* JSON form of obj (references as names, secrets as "<name>_set"). New reference. */
+json_t *codec_encode(struct api *a, const struct model *m, const void *obj);
+/* Replies with e. */
+int api_reply_api_error(struct request *r, const struct api_error *e);
+/* Formats t (unix seconds) as RFC 3339 UTC into buf[32]. */
+void codec_time(int64_t t, char buf[32]);
+/* Parses RFC 3339 ("2026-11-22T10:00:00Z" or with an offset). -EINVAL if not. */
+int codec_parse_time(const char *s, int64_t *ret);
+
+/* ---- routes ---- */
+
+/* Generic inventory handlers (routes_inventory.c), for route->model. */
+int inventory_list(struct request *r);
+int inventory_get(struct request *r);
+int inventory_create(struct request *r);
+int inventory_update(struct request *r);
+int inventory_delete(struct request *r);
+/* Replies to a failed store write of model m with a clear 4xx/5xx. */
+int inventory_reply_store_error(struct request *r, const struct model *m, const char *key, int err,
+				const struct store_err *se);
+/* Looks up route param i as a row of m (replying 404 if absent). */
+int inventory_load(struct request *r, const struct model *m, int64_t parent, const char *key, void *ret);
+/* Lists rows of m filtered by the query, paginated; extra filters may be prepended. */
+int inventory_list_filtered(struct request *r, const struct model *m, const struct store_filter *extra,
+			    size_t n_extra);
+
+/* Images and versions (routes_images.c). */
+int images_version_list(struct request *r);
+int images_version_get(struct request *r);
+int images_version_update(struct request *r);
+int images_version_delete(struct request *r);
+int images_version_download(struct request *r);
+int images_upload_begin(struct request *r);
+int images_upload_chunk(struct request *r, const char *data, size_t len);
+int images_upload_end(struct request *r);
+void images_upload_done(struct request *r, bool completed);
+/* Removes artifacts that no published version owns (left by a crash). */
+int images_cleanup(struct api *a);
+
+/* Tokens (routes_tokens.c). */
+int tokens_create(struct request *r);
+int whoami(struct request *r);
+
+/* ---- metrics (metrics.c) ---- */
+
+int metrics_new(struct metrics **ret);
+void metrics_free(struct metrics *m);
+void metrics_count(struct metrics *m, const char *method, const char *route, unsigned status);
+int metrics_handler(struct request *r);
+
+#endif

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The HTTP front of bootwaved: libmicrohttpd glue, the route table, bearer
+ * token auth with roles, request bodies (buffered JSON or streamed uploads)
+ * and JSON replies. Handlers live in routes_*.c.
+ *
+ * A request goes: route match (404/405) -> auth (401/403) -> body (413 past
+ * [api] max_body for JSON; streamed to route->chunk for uploads) -> handler
+ * -> one log line and one metrics count when it completes.
+ */
+#include "api-internal.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <time.h>
+
+#include "auth.h"
+
+#define R(meth, pat, role_, body_, ...) { .method = meth, .pattern = pat, .role = role_, .body = body_, __VA_ARGS__ }
+#define INVENTORY(plural, model_)                                                                  \
+	R("GET", "/api/v1/" plural, ROLE_VIEWER, BODY_NONE, .model = &model_, .handler = inventory_list), \
+	R("POST", "/api/v1/" plural, ROLE_OPERATOR, BODY_JSON, .model = &model_, .handler = inventory_create), \
+	R("GET", "/api/v1/" plural "/{}", ROLE_VIEWER, BODY_NONE, .model = &model_, .handler = inventory_get), \
+	R("PATCH", "/api/v1/" plural "/{}", ROLE_OPERATOR, BODY_JSON, .model = &model_, .handler = inventory_update), \
+	R("DELETE", "/api/v1/" plural "/{}", ROLE_OPERATOR, BODY_NONE, .model = &model_, .handler = inventory_delete)
+
+static int api_index(struct request *r);
+
+static const struct route routes[] = {
+	R("GET", "/api/v1", ROLE_VIEWER, BODY_NONE, .handler = api_index),
+	R("GET", "/api/v1/whoami", ROLE_VIEWER, BODY_NONE, .handler = whoami),
+	INVENTORY("sites", model_site),
+	INVENTORY("zones", model_zone),
+	INVENTORY("racks", model_rack),
+	INVENTORY("nodes", model_node),
+	INVENTORY("pools", model_pool),
+	INVENTORY("images", model_image),
+	R("GET", "/api/v1/images/{}/versions", ROLE_VIEWER, BODY_NONE, .handler = images_version_list),
+	R("GET", "/api/v1/images/{}/versions/{}", ROLE_VIEWER, BODY_NONE, .handler = images_version_get),
+	R("PUT", "/api/v1/images/{}/versions/{}", ROLE_OPERATOR, BODY_STREAM, .begin = images_upload_begin,
+	  .chunk = images_upload_chunk, .handler = images_upload_end, .done = images_upload_done),
+	R("PATCH", "/api/v1/images/{}/versions/{}", ROLE_OPERATOR, BODY_JSON, .handler = images_version_update),
+	R("DELETE", "/api/v1/images/{}/versions/{}", ROLE_OPERATOR, BODY_NONE, .handler = images_version_delete),
+	R("GET", "/api/v1/images/{}/versions/{}/artifact", ROLE_VIEWER, BODY_NONE,
+	  .handler = images_version_download),
+	R("HEAD", "/api/v1/images/{}/versions/{}/artifact", ROLE_VIEWER, BODY_NONE,
+	  .handler = images_version_download),
+	R("GET", "/api/v1/tokens", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_list),
+	R("POST", "/api/v1/tokens", ROLE_ADMIN, BODY_JSON, .model = &model_token, .handler = tokens_create),
+	R("GET", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_get),
+	R("DELETE", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_delete),
+	R("GET", "/metrics", ROLE_VIEWER, BODY_NONE, .handler = metrics_handler),
+};
+
+/* ---- replies ---- */
+
+int api_reply_response(struct request *r, unsigned status, struct MHD_Response *resp)
+{
+	if (r->replied) {
+		/* A handler bug; keep the first answer. */
+		MHD_destroy_response(resp);
+		return 0;
+	}
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"bootwave\"");
+	r->replied = true;
+	r->status = status;
+	MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return 0;
+}
+
+struct MHD_Response *api_json_response(json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII), *nl;
+	struct MHD_Response *resp;
+	size_t len;
+
+	json_decref(body);
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	nl = realloc(text, len + 2);
+	if (!nl) {
+		free(text);
+		return NULL;
+	}
+	nl[len++] = '\n';
+	resp = MHD_create_response_from_buffer(len, nl, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(nl);
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	return resp;
+}
+
+int api_reply_json(struct request *r, unsigned status, json_t *body)
+{
+	struct MHD_Response *resp = api_json_response(body);
+	if (!resp) {
+		/* Nothing left to allocate a JSON error with: a bare 500. */
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return -ENOMEM;
+		status = 500;
+	}
+	return api_reply_response(r, status, resp);
+}
+
+int api_reply_empty(struct request *r, unsigned status)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return -ENOMEM;
+	return api_reply_response(r, status, resp);
+}
+
+int api_reply_error(struct request *r, unsigned status, const char *code, const char *field,
+		    const char *fmt, ...)
+{
+	char msg[512];
+	json_t *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	if (field && *field)
+		json_object_set_new(err, "field", json_string(field));
+	if (status >= 500)
+		log_msg(LOG_ERR_, &(struct log_ctx){ .request = r->path }, "%s %s: %s", r->method, r->path, msg);
+	return api_reply_json(r, status, json_pack("{s:o}", "error", err));
+}
+
+int api_reply_api_error(struct request *r, const struct api_error *e)
+{
+	return api_reply_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+const char *api_query(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *api_header(struct request *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *bad;
+};
+
+static enum MHD_Result check_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_check *q = cls;
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; q->allowed && q->allowed[i]; i++)
+		if (str_eq(key, q->allowed[i]))
+			return MHD_YES;
+	q->bad = key;
+	return MHD_NO;
+}
+
+int api_check_query(struct request *r, const char *const *allowed)
+{
+	struct query_check q = { .allowed = allowed };
+	char esc[96];
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_one, &q);
+	if (!q.bad)
+		return 0;
+	api_reply_error(r, 400, "unknown_parameter", q.bad, "unknown query parameter '%s'",
+			log_escape(q.bad, strlen(q.bad), esc, sizeof(esc)));
+	return -EINVAL;
+}
+
+static int api_index(struct request *r)
+{
+	return api_reply_json(r, 200,
+			      json_pack("{s:s, s:s, s:i}", "service", "bootwave", "version", BW_VERSION,
+					"schema", store_schema_version(r->api->store)));
+}
+
+/* ---- routing ---- */
+
+/*
+ * Splits path into segments and matches it against the table. Sets
+ * *ret_path_known when some route has this path with another method.
+ */
+static const struct route *route_match(struct request *r, bool *ret_path_known)
+{
+	*ret_path_known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const char *pat = routes[i].pattern, *p = r->path;
+		char *out = r->segs;
+		int np = 0;
+		bool ok = true;
+
+		while (*pat && ok) {
+			if (pat[0] == '{' && pat[1] == '}') {
+				const char *end = strchr(p, '/');
+				size_t n = end ? (size_t)(end - p) : strlen(p);
+				if (n == 0 || np == API_MAX_PARAMS ||
+				    (size_t)(out - r->segs) + n + 1 > sizeof(r->segs)) {
+					ok = false;
+					break;
+				}
+				memcpy(out, p, n);
+				out[n] = '\0';
+				r->params[np++] = out;
+				out += n + 1;
+				p += n;
+				pat += 2;
+			} else if (*pat == *p) {
+				pat++;
+				p++;
+			} else
+				ok = false;
+		}
+		/* A trailing slash is the same resource. */
+		if (!ok || !(*p == '\0' || (p[0] == '/' && p[1] == '\0')))
+			continue;
+		if (strcmp(routes[i].method, r->method) == 0)
+			return &routes[i];
+		*ret_path_known = true;
+	}
+	return NULL;
+}
+
+/* Authenticates r against route->role; replies 401/403 and returns <0 on refusal. */
+static int authorize(struct request *r)
+{
+	const char *authz = api_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	enum role need = r->route->role, have;
+	int rc;
+
+	if (r->route->handler == metrics_handler && !r->api->cfg->metrics_auth)
+		return 0;
+	rc = auth_check(r->api->store, authz, (int64_t)time(NULL), &r->token);
+	if (rc == -ENOKEY)
+		return api_reply_error(r, 401, "unauthorized", NULL,
+				       "missing bearer token (Authorization: Bearer <token>)"), -EACCES;
+	if (rc == -EKEYEXPIRED)
+		return api_reply_error(r, 401, "unauthorized", NULL, "token has expired"), -EACCES;
+	if (rc == -EACCES)
+		return api_reply_error(r, 401, "unauthorized", NULL, "invalid token"), -EACCES;
+	if (rc < 0)
+		return api_reply_error(r, 503, "unavailable", NULL, "cannot check the token: store failed"),
+		       -EIO;
+	if (role_parse(r->token.role, &have) < 0)
+		have = ROLE_NONE;
+	r->role = have;
+	if (have < need)
+		return api_reply_error(r, 403, "forbidden", NULL, "%s %s needs the %s role; token '%s' is %s",
+				       r->method, r->route->pattern, role_name(need), r->token.name,
+				       r->token.role),
+		       -EACCES;
+	return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct request *r = *con_cls;
+	(void)version;
+
+	if (!r) {
+		bool path_known;
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		r->api = a;
+		r->conn = conn;
+		r->method = method;
+		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		if (str_copy(r->path, sizeof(r->path), url) < 0) {
+			snprintf(r->path, sizeof(r->path), "%.100s...", url);
+			api_reply_error(r, 414, "uri_too_long", NULL, "request path too long");
+			return MHD_YES;
+		}
+		r->route = route_match(r, &path_known);
+		if (!r->route) {
+			if (path_known)
+				api_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+						method, url);
+			else
+				api_reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", url);
+			return MHD_YES;
+		}
+		if (authorize(r) < 0)
+			return MHD_YES;
+		if (r->route->body == BODY_STREAM)
+			r->route->begin(r);
+		return MHD_YES;
+	}
+
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->replied)
+			return MHD_YES; /* refused already: drop the rest */
+		switch (r->route->body) {
+		case BODY_NONE:
+			api_reply_error(r, 400, "unexpected_body", NULL, "%s %s takes no request body", method,
+					r->route->pattern);
+			break;
+		case BODY_JSON:
+			if (r->body_len + n > (size_t)a->cfg->max_body) {
+				api_reply_error(r, 413, "body_too_large", NULL,
+						"request body larger than %lld bytes", (long long)a->cfg->max_body);
+				break;
+			}
+			char *nb = realloc(r->body, r->body_len + n + 1);
+			if (!nb) {
+				api_reply_error(r, 500, "internal", NULL, "out of memory");
+				break;
+			}
+			r->body = nb;
+			memcpy(r->body + r->body_len, upload_data, n);
+			r->body_len += n;
+			r->body[r->body_len] = '\0';
+			break;
+		case BODY_STREAM:
+			r->route->chunk(r, upload_data, n);
+			break;
+		}
+		return MHD_YES;
+	}
+
+	if (r->replied)
+		return MHD_YES;
+	if (r->route->body == BODY_JSON) {
+		json_error_t jerr;
+		if (r->body_len == 0) {
+			api_reply_error(r, 400, "bad_json", NULL, "request body must be a JSON object");
+			return MHD_YES;
+		}
+		r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!r->json) {
+			api_reply_error(r, 400, "bad_json", NULL, "malformed JSON at line %d column %d: %s",
+					jerr.line, jerr.column, jerr.text);
+			return MHD_YES;
+		}
+		if (!json_is_object(r->json)) {
+			api_reply_error(r, 400, "bad_json", NULL, "request body must be a JSON object");
+			return MHD_YES;
+		}
+	}
+	r->route->handler(r);
+	if (!r->replied)
+		api_reply_error(r, 500, "internal", NULL, "handler gave no answer");
+	return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api *a = cls;
+	struct request *r = *con_cls;
+	struct timespec t1;
+	double ms;
+	(void)conn;
+
+	if (!r)
+		return;
+	if (r->route && r->route->done)
+		r->route->done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->replied);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+	metrics_count(a->metrics, r->method, r->route ? r->route->pattern : "unmatched",
+		      r->replied ? r->status : 499);
+	log_msg(r->status >= 500 || !r->replied ? LOG_WARN_ : LOG_DEBUG_, NULL,
+		"%s %s %u %.1fms token=%s%s", r->method, r->path, r->replied ? r->status : 499, ms,
+		r->token.name[0] ? r->token.name : "-",
+		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	json_decref(r->json);
+	free(r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("http: %s", msg);
+}
+
+int api_start(const struct config *cfg, struct store *store, const uint8_t key[SECRET_KEY_LEN],
+	      struct api **ret)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	const union MHD_DaemonInfo *info;
+	char port[8];
+	struct api *a;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int r;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->cfg = cfg;
+	a->store = store;
+	memcpy(a->key, key, SECRET_KEY_LEN);
+	if ((r = metrics_new(&a->metrics)) < 0)
+		goto fail;
+	if ((r = images_cleanup(a)) < 0)
+		goto fail;
+	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
+	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
+		log_error("api: cannot resolve listen address %s", cfg->listen);
+		r = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+				  MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!a->mhd) {
+		log_error("api: cannot listen on %s: %s", cfg->listen, strerror(errno ? errno : EADDRINUSE));
+		r = -EADDRINUSE;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	a->port = info ? info->port : (uint16_t)cfg->listen_port;
+	log_info("api: listening on %s port %u", cfg->listen_host, a->port);
+	*ret = a;
+	return 0;
+fail:
+	api_stop(a);
+	return r;
+}
+
+uint16_t api_port(const struct api *a) { return a->port; }
+
+void api_stop(struct api *a)
+{
+	if (!a)
+		return;
+	if (a->mhd)
+		MHD_stop_daemon(a->mhd);
+	metrics_free(a->metrics);
+	explicit_bzero(a->key, sizeof(a->key));
+	free(a);
+}

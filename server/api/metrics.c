@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * /metrics in the Prometheus text format (version 0.0.4): API requests by
+ * route and status, nodes by state, store operation latency.
+ */
+#include "api-internal.h"
+
+#include <pthread.h>
+
+#define MAX_SERIES 512
+
+struct series {
+	const char *method, *route; /* static strings from the route table */
+	unsigned status;
+	uint64_t count;
+};
+
+struct metrics {
+	pthread_mutex_t lock;
+	struct series s[MAX_SERIES];
+	size_t n;
+	uint64_t dropped;
+};
+
+int metrics_new(struct metrics **ret)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	*ret = m;
+	return 0;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* Method strings come from MHD and live only for the request: keep our own. */
+static const char *method_const(const char *m)
+{
+	static const char *const known[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (str_eq(m, known[i]))
+			return known[i];
+	return "other";
+}
+
+void metrics_count(struct metrics *m, const char *method, const char *route, unsigned status)
+{
+	const char *meth = method_const(method);
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n; i++)
+		if (m->s[i].method == meth && m->s[i].route == route && m->s[i].status == status) {
+			m->s[i].count++;
+			goto out;
+		}
+	if (m->n < MAX_SERIES)
+		m->s[m->n++] = (struct series){ meth, route, status, 1 };
+	else
+		m->dropped++;
+out:
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct buf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+static void out(struct buf *b, const char *fmt, ...) _printf_(2, 3);
+static void out(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+	for (;;) {
+		va_start(ap, fmt);
+		k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0 || b->oom)
+			return;
+		if (b->p && (size_t)k < b->cap - b->n) {
+			b->n += (size_t)k;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)k;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+struct state_count {
+	const char *state;
+	int64_t n;
+};
+
+static void on_state(const char *label, int64_t count, void *ud)
+{
+	struct state_count *sc = ud;
+	for (; sc->state; sc++)
+		if (str_eq(sc->state, label))
+			sc->n = count;
+}
+
+int metrics_handler(struct request *r)
+{
+	struct metrics *m = r->api->metrics;
+	struct store_stats st;
+	struct state_count states[16] = { { 0 } };
+	const struct field *sf = model_field(&model_node, "state");
+	struct buf b = { 0 };
+	struct MHD_Response *resp;
+	static const char *const ops[] = { "read", "write" };
+	size_t ns = 0;
+
+	for (; sf->values[ns] && ns < ARRAY_SIZE(states) - 1; ns++)
+		states[ns].state = sf->values[ns];
+	if (store_count_nodes_by_state(r->api->store, on_state, states) < 0)
+		return api_reply_error(r, 503, "unavailable", NULL, "store failed counting nodes");
+	store_get_stats(r->api->store, &st);
+
+	out(&b, "# HELP bootwave_build_info Version of this bootwaved.\n# TYPE bootwave_build_info gauge\n");
+	out(&b, "bootwave_build_info{version=\"%s\"} 1\n", BW_VERSION);
+	out(&b, "# HELP bootwave_nodes Nodes by lifecycle state.\n# TYPE bootwave_nodes gauge\n");
+	for (size_t i = 0; i < ns; i++)
+		out(&b, "bootwave_nodes{state=\"%s\"} %lld\n", states[i].state, (long long)states[i].n);
+
+	out(&b, "# HELP bootwave_api_requests_total API requests by method, route and status.\n"
+		"# TYPE bootwave_api_requests_total counter\n");
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->n; i++)
+		out(&b, "bootwave_api_requests_total{method=\"%s\",route=\"%s\",status=\"%u\"} %llu\n",
+		    m->s[i].method, m->s[i].route, m->s[i].status, (unsigned long long)m->s[i].count);
+	pthread_mutex_unlock(&m->lock);
+
+	out(&b, "# HELP bootwave_store_operation_seconds Latency of store operations.\n"
+		"# TYPE bootwave_store_operation_seconds histogram\n");
+	for (int op = 0; op < 2; op++) {
+		uint64_t cum = 0;
+		for (int i = 0; i < STORE_LAT_BUCKETS; i++) {
+			cum += st.bucket[op][i];
+			out(&b, "bootwave_store_operation_seconds_bucket{op=\"%s\",le=\"%g\"} %llu\n", ops[op],
+			    store_lat_bounds[i], (unsigned long long)cum);
+		}
+		cum += st.bucket[op][STORE_LAT_BUCKETS];
+		out(&b, "bootwave_store_operation_seconds_bucket{op=\"%s\",le=\"+Inf\"} %llu\n", ops[op],
+		    (unsigned long long)cum);
+		out(&b, "bootwave_store_operation_seconds_sum{op=\"%s\"} %.6f\n", ops[op], st.sum[op]);
+		out(&b, "bootwave_store_operation_seconds_count{op=\"%s\"} %llu\n", ops[op],
+		    (unsigned long long)st.count[op]);
+	}
+	out(&b, "# HELP bootwave_store_errors_total Store operations that failed.\n"
+		"# TYPE bootwave_store_errors_total counter\nbootwave_store_errors_total %llu\n",
+	    (unsigned long long)st.errors);
+	if (b.oom) {
+		free(b.p);
+		return api_reply_error(r, 500, "internal", NULL, "out of memory");
+	}
+	resp = MHD_create_response_from_buffer(b.n, b.p, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	return api_reply_response(r, 200, resp);
+}

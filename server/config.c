@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: Apache-2.0
+/* bootwaved's configuration: see config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum key_type { K_STR, K_PATH, K_INT, K_SIZE, K_BOOL, K_LISTEN, K_LOGLEVEL };
+
+struct key {
+	const char *section, *name;
+	enum key_type type;
+	size_t offset, size;
+	int64_t min, max;
+	const char *def; /* default, as it would be written in the file */
+	const char *help;
+};
+
+#define K(sec, nm, t, member, lo, hi, d, h)                                                        \
+	{ sec, nm, t, offsetof(struct config, member), sizeof(((struct config *)0)->member), lo, hi, d, h }
+
+static const struct key keys[] = {
+	K("daemon", "state_dir", K_STR, state_dir, 0, 0, "/var/lib/bootwave",
+	  "directory of the store, images and secrets"),
+	K("daemon", "log_level", K_LOGLEVEL, log_level, 0, 0, "info", "debug, info, warn or error"),
+	K("api", "listen", K_LISTEN, listen, 0, 0, "0.0.0.0:8080", "HOST:PORT of the REST API and boot HTTP"),
+	K("api", "threads", K_INT, threads, 1, 256, "4", "HTTP worker threads"),
+	K("api", "max_body", K_SIZE, max_body, 1024, 64LL << 20, "1M", "largest JSON request body"),
+	K("api", "max_upload", K_SIZE, max_upload, 1024, 1LL << 42, "64G", "largest image artifact"),
+	K("api", "page_size", K_INT, page_size, 1, 10000, "100", "list items per page by default"),
+	K("api", "max_page_size", K_INT, max_page_size, 1, 10000, "1000", "largest page a client may ask for"),
+	K("api", "metrics_auth", K_BOOL, metrics_auth, 0, 0, "true", "/metrics needs a viewer token"),
+	K("store", "path", K_PATH, store_path, 0, 0, "bootwave.db", "SQLite database"),
+	K("images", "dir", K_PATH, image_dir, 0, 0, "images", "published image artifacts"),
+	K("auth", "key_file", K_PATH, key_file, 0, 0, "secret.key",
+	  "key sealing BMC passwords (created 0600 at first start)"),
+	K("auth", "admin_token_file", K_PATH, admin_token_file, 0, 0, "admin.token",
+	  "where the first admin token is written (0600)"),
+};
+
+struct parse_ctx {
+	struct config *c;
+	char *err;
+	size_t errsize;
+	bool failed;
+};
+
+int config_parse_listen(const char *s, char *host, size_t hostsize, int64_t *ret_port)
+{
+	const char *colon, *hs = s, *he;
+	char *end;
+	long port;
+
+	if (s[0] == '[') {
+		he = strchr(s, ']');
+		if (!he || he[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		he = colon;
+	}
+	if (he == hs || (size_t)(he - hs) >= hostsize)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+		return -EINVAL;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	*ret_port = port;
+	return 0;
+}
+
+/* "64M" -> 67108864. Suffixes K, M, G, T (powers of 1024). */
+static int parse_size(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	case 'T': shift = 40; break;
+	default: return -EINVAL;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
+	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' && !end[3]))
+		return -EINVAL;
+	if (v > (INT64_MAX >> shift))
+		return -ERANGE;
+	*ret = (int64_t)v << shift;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Applies one value; on failure writes why (without location) into why[]. */
+static int set_key(struct config *c, const struct key *k, const char *value, char *why, size_t whysize)
+{
+	void *p = (char *)c + k->offset;
+	int64_t v;
+	enum log_level lvl;
+
+	switch (k->type) {
+	case K_STR:
+	case K_PATH:
+		if (!*value) {
+			snprintf(why, whysize, "must not be empty");
+			return -EINVAL;
+		}
+		if (str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "longer than %zu characters", k->size - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case K_LOGLEVEL:
+		if (log_level_parse(value, &lvl) < 0) {
+			snprintf(why, whysize, "expected debug, info, warn or error");
+			return -EINVAL;
+		}
+		return str_copy(p, k->size, value);
+	case K_LISTEN: {
+		char host[64];
+		if (config_parse_listen(value, host, sizeof(host), &v) < 0 || str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "expected HOST:PORT with a port of 0-65535");
+			return -EINVAL;
+		}
+		snprintf(c->listen_host, sizeof(c->listen_host), "%s", host);
+		c->listen_port = v;
+		return 0;
+	}
+	case K_INT:
+	case K_SIZE: {
+		char *end;
+		int r;
+		if (k->type == K_SIZE)
+			r = parse_size(value, &v);
+		else {
+			errno = 0;
+			v = strtoll(value, &end, 10);
+			r = (errno || end == value || *end) ? -EINVAL : 0;
+		}
+		if (r < 0) {
+			snprintf(why, whysize, "expected %s", k->type == K_SIZE ? "a size such as 64M" : "an integer");
+			return -EINVAL;
+		}
+		if (v < k->min || v > k->max) {
+			snprintf(why, whysize, "out of range %lld..%lld", (long long)k->min, (long long)k->max);
+			return -ERANGE;
+		}
+		*(int64_t *)p = v;
+		return 0;
+	}
+	case K_BOOL:
+		if (parse_bool(value, p) < 0) {
+			snprintf(why, whysize, "expected true or false");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	char why[160], esc[96];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+			continue;
+		if (set_key(ctx->c, k, value, why, sizeof(why)) == 0)
+			return 1;
+		if (!ctx->failed)
+			snprintf(ctx->err, ctx->errsize, "[%s] %s = \"%s\": %s", section, name,
+				 log_escape(value, strlen(value), esc, sizeof(esc)), why);
+		ctx->failed = true;
+		return 0;
+	}
+	if (!ctx->failed)
+		snprintf(ctx->err, ctx->errsize, "[%s] %s: unknown %s", section, name,
+			 strcmp(section, "daemon") && strcmp(section, "api") && strcmp(section, "store") &&
+					 strcmp(section, "images") && strcmp(section, "auth")
+				 ? "section"
+				 : "key");
+	ctx->failed = true;
+	return 0;
+}
+
+static int resolve_path(const struct config *c, char *p, size_t size)
+{
+	char tmp[CONFIG_PATH_MAX];
+	if (p[0] == '/')
+		return 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/%s", c->state_dir, p) >= sizeof(tmp) ||
+	    str_copy(p, size, tmp) < 0)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int config_load(const char *path, struct config *ret, char *err, size_t errsize)
+{
+	struct config c;
+	struct parse_ctx ctx = { .c = &c, .err = err, .errsize = errsize };
+	char why[160], msg[320];
+
+	memset(&c, 0, sizeof(c));
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (set_key(&c, &keys[i], keys[i].def, why, sizeof(why)) < 0)
+			abort(); /* a default that does not parse is a bug */
+	if (path) {
+		int line = ini_parse(path, on_key, &ctx);
+		if (line == -1) {
+			int e = errno ? errno : ENOENT;
+			snprintf(err, errsize, "%s: cannot read: %s", path, strerror(e));
+			return -e;
+		}
+		if (line == -2) {
+			snprintf(err, errsize, "%s: out of memory", path);
+			return -ENOMEM;
+		}
+		if (line > 0) {
+			if (!ctx.failed)
+				snprintf(ctx.err, errsize, "syntax error (expected [section] or key = value)");
+			snprintf(msg, sizeof(msg), "%s:%d: %s", path, line, err);
+			snprintf(err, errsize, "%s", msg);
+			return -EINVAL;
+		}
+	}
+	if (c.state_dir[0] != '/') {
+		snprintf(err, errsize, "%s: [daemon] state_dir = \"%s\": must be an absolute path",
+			 path ? path : "defaults", c.state_dir);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (keys[i].type == K_PATH &&
+		    resolve_path(&c, (char *)&c + keys[i].offset, keys[i].size) < 0) {
+			snprintf(err, errsize, "[%s] %s: path too long", keys[i].section, keys[i].name);
+			return -EINVAL;
+		}
+	if (c.page_size > c.max_page_size) {
+		snprintf(err, errsize, "%s: [api] page_size = %lld: larger than max_page_size (%lld)",
+			 path ? path : "defaults", (long long)c.page_size, (long long)c.max_page_size);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+	const char *section = "";
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		const void *p = (const char *)c + k->offset;
+		if (strcmp(section, k->section) != 0) {
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", k->section);
+			section = k->section;
+		}
+		fprintf(out, "# %s (default: %s)\n%s = ", k->help, k->def, k->name);
+		switch (k->type) {
+		case K_STR:
+		case K_PATH:
+		case K_LISTEN:
+		case K_LOGLEVEL:
+			fprintf(out, "%s\n", (const char *)p);
+			break;
+		case K_INT:
+		case K_SIZE:
+			fprintf(out, "%lld\n", (long long)*(const int64_t *)p);
+			break;
+		case K_BOOL:
+			fprintf(out, "%s\n", *(const bool *)p ? "true" : "false");
+			break;
+		}
+	}
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: bootwaved's persistent state in SQLite (WAL, foreign keys on,
+ * schema versioned by PRAGMA user_version with forward migrations). All SQL
+ * of the project lives in server/store/; everything else calls the typed
+ * functions below.
+ *
+ * A store handle is safe to share between threads: calls are serialised on
+ * one connection. Every write is one statement or one transaction, so a
+ * failed call leaves the database exactly as it was.
+ *
+ * Errors: 0 on success, or a negative errno:
+ *   -ENOENT  no such row
+ *   -EEXIST  a unique field is taken (err->field names it)
+ *   -EBUSY   the row is still referenced (delete), or a reference is gone
+ *   -EIO     SQLite failed (err->message says how)
+ */
+#ifndef BW_STORE_H
+#define BW_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct store;
+
+struct store_err {
+	char field[64];     /* field at fault, or "" */
+	char message[256];  /* human text */
+};
+
+/*
+ * Opens (creating if needed) the database at path and migrates it to the
+ * current schema. A database written by a newer bootwaved is refused with
+ * -EPROTO. On failure err->message says why.
+ */
+int store_open(const char *path, struct store **ret, struct store_err *err);
+/* Closes the handle (NULL is fine). */
+void store_close(struct store *s);
+/* Schema version of the open database. */
+int store_schema_version(struct store *s);
+/* Latest schema version this build knows. */
+int store_schema_latest(void);
+
+/* Clock for created_at/updated_at and token use; NULL restores time(). */
+void store_set_clock(struct store *s, int64_t (*now)(void));
+
+/* ---- Generic rows of any model (lib/model.h) ---- */
+
+/*
+ * Inserts obj (its id is ignored) and, on success, writes the new id and the
+ * timestamps back into obj.
+ */
+int store_insert(struct store *s, const struct model *m, void *obj, struct store_err *err);
+int store_get(struct store *s, const struct model *m, int64_t id, void *ret);
+/* Row whose key field equals key, within parent (the model's parent id) if the model has one. */
+int store_get_by_key(struct store *s, const struct model *m, int64_t parent, const char *key, void *ret);
+/* Key (e.g. name) of row id into buf[size]. */
+int store_key_of(struct store *s, const struct model *m, int64_t id, char *buf, size_t size);
+
+/* Equality filter on a field: ival for integer, bool and ref fields, sval for strings. */
+struct store_filter {
+	const struct field *field;
+	int64_t ival;
+	const char *sval;
+};
+
+/*
+ * Called once per row, with the store still locked by this thread: it may
+ * call other store functions. A non-zero return stops the listing and is
+ * returned.
+ */
+typedef int (*store_row_cb)(const void *obj, void *userdata);
+
+/*
+ * Rows with id > after matching every filter, in id order, at most limit of
+ * them (limit <= 0: all). *ret_more (may be NULL) tells whether more follow.
+ */
+int store_list(struct store *s, const struct model *m, const struct store_filter *filters,
+	       size_t n_filters, int64_t after, int limit, store_row_cb cb, void *userdata,
+	       bool *ret_more);
+
+/*
+ * Writes the fields of obj selected by mask (indexed like m->fields; NULL:
+ * every field that is not read-only) to row obj->id, and bumps updated_at.
+ */
+int store_update(struct store *s, const struct model *m, void *obj, const bool *mask,
+		 struct store_err *err);
+/* Deletes row id; -EBUSY if something still refers to it. */
+int store_delete(struct store *s, const struct model *m, int64_t id, struct store_err *err);
+
+/* ---- API tokens ---- */
+
+/* Inserts tok with the SHA-256 of its secret. */
+int store_token_create(struct store *s, struct bw_token *tok, const uint8_t hash[32],
+		       struct store_err *err);
+/* Token whose secret hashes to hash; -ENOENT if none. */
+int store_token_by_hash(struct store *s, const uint8_t hash[32], struct bw_token *ret);
+/* Records a use at most once a minute per token, so reads stay cheap. */
+int store_token_touch(struct store *s, const struct bw_token *tok);
+int store_token_count(struct store *s, int64_t *ret);
+
+/* ---- Image versions ---- */
+
+/*
+ * Publishes version v atomically: inside one transaction the row is inserted,
+ * then commit(userdata) runs (it moves the artifact into place); the
+ * transaction commits only if commit returns 0. -EEXIST if the version exists.
+ */
+int store_version_publish(struct store *s, struct bw_image_version *v, int (*commit)(void *userdata),
+			  void *userdata, struct store_err *err);
+/* The highest published version of image that is not excluded from latest. */
+int store_version_latest(struct store *s, int64_t image_id, struct bw_image_version *ret);
+/* Name of a pool pinned to image_id@version into pool[size], or -ENOENT if none. */
+int store_version_pinned_by(struct store *s, int64_t image_id, const char *version, char *pool,
+			    size_t size);
+
+/* ---- Metrics ---- */
+
+typedef void (*store_count_cb)(const char *label, int64_t count, void *userdata);
+int store_count_nodes_by_state(struct store *s, store_count_cb cb, void *userdata);
+
+#define STORE_LAT_BUCKETS 12
+extern const double store_lat_bounds[STORE_LAT_BUCKETS]; /* seconds, upper bounds */
+struct store_stats {
+	uint64_t count[2];                        /* [0] reads, [1] writes */
+	uint64_t bucket[2][STORE_LAT_BUCKETS + 1]; /* last one: +Inf */
+	double sum[2];                             /* seconds */
+	uint64_t errors;
+};
+void store_get_stats(struct store *s, struct store_stats *ret);
+
+#endif
