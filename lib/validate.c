@@ -131,7 +131,8 @@ bool devpath_valid(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 2 || n > 255 || s[0] != '/' || strstr(s, "/../") || strstr(s, "/./") ||
-	    (n >= 3 && strcmp(s + n - 3, "/..") == 0) || s[n - 1] == '/')
+	    (n >= 3 && strcmp(s + n - 3, "/..") == 0) || (n >= 2 && strcmp(s + n - 2, "/.") == 0) ||
+	    s[n - 1] == '/')
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];

@@ -242,7 +242,12 @@ int config_load(const char *path, struct config *ret, char *err, size_t errsize)
 		if (set_key(&c, &keys[i], keys[i].def, why, sizeof(why)) < 0)
 			abort(); /* a default that does not parse is a bug */
 	if (path) {
-		int line = ini_parse(path, on_key, &ctx);
+		int line;
+		/* Debian's libinih: lines as long as a path may be, not 200 bytes. */
+		ini_use_stack = false;
+		ini_allow_realloc = true;
+		ini_max_line = 4096;
+		line = ini_parse(path, on_key, &ctx);
 		if (line == -1) {
 			int e = errno ? errno : ENOENT;
 			snprintf(err, errsize, "%s: cannot read: %s", path, strerror(e));

@@ -19,7 +19,13 @@ static const struct {
 
 static bool url_ok(const char *s)
 {
-	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+	if (strncmp(s, "http://", 7) == 0)
+		s += 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		s += 8;
+	else
+		return false;
+	if (!*s || *s == '/') /* no host */
 		return false;
 	for (; *s; s++)
 		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)

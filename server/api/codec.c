@@ -38,20 +38,33 @@ void codec_time(int64_t t, char buf[32])
 
 int codec_parse_time(const char *s, int64_t *ret)
 {
-	struct tm tm = { 0 };
-	const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	struct tm tm = { 0 }, back;
+	const char *p;
+	time_t t;
 	long off = 0;
 
-	if (!p)
+	/* Exactly RFC 3339's digits: strptime alone takes "2027-2-3T1:2:3". */
+	for (size_t i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : toupper((unsigned char)s[i]) != shape[i])
+			return -EINVAL;
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (p != s + sizeof(shape) - 1)
 		return -EINVAL;
-	if (*p == '.') /* fractional seconds are accepted and dropped */
+	if (*p == '.') { /* fractional seconds are accepted and dropped */
+		if (!isdigit((unsigned char)p[1]))
+			return -EINVAL;
 		for (p++; isdigit((unsigned char)*p); p++)
 			;
+	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
 		   p[3] == ':' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
-		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+		int hh = (p[1] - '0') * 10 + (p[2] - '0'), mm = (p[4] - '0') * 10 + (p[5] - '0');
+		if (hh > 23 || mm > 59)
+			return -EINVAL;
+		off = hh * 3600L + mm * 60L;
 		if (*p == '-')
 			off = -off;
 		p += 6;
@@ -59,7 +72,13 @@ int codec_parse_time(const char *s, int64_t *ret)
 		return -EINVAL;
 	if (*p)
 		return -EINVAL;
-	*ret = (int64_t)timegm(&tm) - off;
+	/* timegm rolls 31 February into March: refuse dates that do not exist. */
+	back = tm;
+	t = timegm(&back);
+	if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon || back.tm_hour != tm.tm_hour ||
+	    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+		return -EINVAL;
+	*ret = (int64_t)t - off;
 	return 0;
 }
 

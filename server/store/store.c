@@ -85,7 +85,7 @@ static int sql_fail(struct store *s, int rc, struct store_err *err)
 {
 	const char *msg = sqlite3_errmsg(s->db);
 
-	if (rc == SQLITE_CONSTRAINT) {
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		int ext = sqlite3_extended_errcode(s->db);
 		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
 			char col[64] = "";
@@ -521,7 +521,7 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 	}
 	sb_add(&b, " ORDER BY id");
 	if (limit > 0)
-		sb_add(&b, " LIMIT %d", limit + 1);
+		sb_add(&b, " LIMIT %lld", (long long)limit + 1);
 	if ((r = prepare(s, &b, &st, NULL)) < 0)
 		return op_end(&o, r);
 	sqlite3_bind_int64(st, 1, after);
@@ -529,7 +529,8 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 		const struct store_filter *f = &filters[i];
 		if (f->sval)
 			sqlite3_bind_text(st, (int)i + 2, f->sval, -1, SQLITE_TRANSIENT);
-		else if (f->field->type == FT_REF && f->ival == 0)
+		else if ((f->field->type == FT_REF && f->ival == 0) ||
+			 (f->field->type == FT_INT && f->ival == INT_NULL))
 			sqlite3_bind_null(st, (int)i + 2);
 		else
 			sqlite3_bind_int64(st, (int)i + 2, f->ival);

@@ -49,8 +49,8 @@ void store_set_clock(struct store *s, int64_t (*now)(void));
 /* ---- Generic rows of any model (lib/model.h) ---- */
 
 /*
- * Inserts obj (its id is ignored) and, on success, writes the new id and the
- * timestamps back into obj.
+ * Inserts obj (its id is ignored). Its created_at/updated_at are set to now
+ * before the insert; on success its id is the new row's.
  */
 int store_insert(struct store *s, const struct model *m, void *obj, struct store_err *err);
 int store_get(struct store *s, const struct model *m, int64_t id, void *ret);
@@ -107,6 +107,7 @@ int store_token_count(struct store *s, int64_t *ret);
  * Publishes version v atomically: inside one transaction the row is inserted,
  * then commit(userdata) runs (it moves the artifact into place); the
  * transaction commits only if commit returns 0. -EEXIST if the version exists.
+ * v's id and timestamps are written even when the transaction rolls back.
  */
 int store_version_publish(struct store *s, struct bw_image_version *v, int (*commit)(void *userdata),
 			  void *userdata, struct store_err *err);
