@@ -66,6 +66,7 @@ struct request {
 	/* reply */
 	bool replied;
 	unsigned status;
+	struct MHD_Response *pending; /* replied mid-body: queued once the body is in */
 	struct timespec t0;
 	void *state; /* per-route state, freed by route->done */
 };

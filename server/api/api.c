@@ -67,7 +67,12 @@ int api_reply_response(struct request *r, unsigned status, struct MHD_Response *
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"bootwave\"");
 	r->replied = true;
 	r->status = status;
-	MHD_queue_response(r->conn, status, resp);
+	/* MHD takes a response only before or after the body, not in the
+	 * middle of it: keep it until the body has been read (and dropped). */
+	if (MHD_queue_response(r->conn, status, resp) == MHD_NO) {
+		r->pending = resp;
+		return 0;
+	}
 	MHD_destroy_response(resp);
 	return 0;
 }
@@ -299,6 +304,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		if (authorize(r) < 0)
 			return MHD_YES;
+		const char *clen = api_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (r->route->body == BODY_JSON && clen && strtoull(clen, NULL, 10) > (unsigned long long)a->cfg->max_body) {
+			api_reply_error(r, 413, "body_too_large", NULL, "request body larger than %lld bytes",
+					(long long)a->cfg->max_body);
+			return MHD_YES;
+		}
 		if (r->route->body == BODY_STREAM)
 			r->route->begin(r);
 		return MHD_YES;
@@ -337,6 +348,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	if (r->pending) {
+		MHD_queue_response(conn, r->status, r->pending);
+		MHD_destroy_response(r->pending);
+		r->pending = NULL;
+		return MHD_YES;
+	}
 	if (r->replied)
 		return MHD_YES;
 	if (r->route->body == BODY_JSON) {
@@ -383,6 +400,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		"%s %s %u %.1fms token=%s%s", r->method, r->path, r->replied ? r->status : 499, ms,
 		r->token.name[0] ? r->token.name : "-",
 		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	if (r->pending)
+		MHD_destroy_response(r->pending);
 	json_decref(r->json);
 	free(r->body);
 	free(r);
