@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The CLI's commands. Inventory resources share one set of verbs (list,
+ * show, create, set, delete) whose --flags come from lib/model.h, so the CLI
+ * accepts exactly the fields the server does, with the same names:
+ * --update-domain 2 is the field update_domain.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "fsutil.h"
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("bootwave: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_fail(const struct httpc_reply *reply, const char *what)
+{
+	json_t *err = json_object_get(reply->json, "error");
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	const char *code = json_string_value(json_object_get(err, "code"));
+	long s = reply->status;
+
+	if (s == 0) {
+		fprintf(stderr, "bootwave: %s: no answer from the server: %s\n", what, reply->err);
+		return EXIT_UNREACHABLE;
+	}
+	if (msg)
+		fprintf(stderr, "bootwave: %s: %s (%ld %s)\n", what, msg, s, code ? code : "");
+	else
+		fprintf(stderr, "bootwave: %s: HTTP %ld\n", what, s);
+	if (s == 404)
+		return EXIT_NOT_FOUND;
+	if (s == 401 || s == 403)
+		return EXIT_AUTH;
+	if (s == 409)
+		return EXIT_CONFLICT;
+	if (s == 400 || s == 411 || s == 413 || s == 416 || s == 422)
+		return EXIT_INVALID;
+	if (s >= 500)
+		return EXIT_SERVER;
+	return EXIT_FAIL;
+}
+
+int cli_call(struct cli *c, const char *method, const char *path, json_t *body, struct httpc_reply *reply)
+{
+	char what[2100];
+	int r;
+
+	httpc_request(c->http, method, path, body, reply);
+	if (reply->status >= 200 && reply->status < 300)
+		return EXIT_OK;
+	snprintf(what, sizeof(what), "%s %s", method, path);
+	r = cli_fail(reply, what);
+	httpc_reply_clear(reply);
+	return r;
+}
+
+/* "update-domain" -> "update_domain" into out[size]. */
+static void flag_to_field(const char *flag, char *out, size_t size)
+{
+	size_t i;
+	for (i = 0; flag[i] && i < size - 1; i++)
+		out[i] = flag[i] == '-' ? '_' : flag[i];
+	out[i] = '\0';
+}
+
+static bool parse_bool(const char *s, bool *ret)
+{
+	if (str_eq(s, "true") || str_eq(s, "yes") || str_eq(s, "on") || str_eq(s, "1"))
+		*ret = true;
+	else if (str_eq(s, "false") || str_eq(s, "no") || str_eq(s, "off") || str_eq(s, "0"))
+		*ret = false;
+	else
+		return false;
+	return true;
+}
+
+/* Reads a secret from a file ("-": stdin), without its trailing newline. */
+static json_t *read_secret(const char *path)
+{
+	char buf[1024];
+	size_t n;
+	FILE *f = str_eq(path, "-") ? stdin : fopen(path, "re");
+
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	json_t *v = json_string(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return v;
+}
+
+/* JSON value of a --flag for field f; NULL (with a message) if the text does not fit. */
+static json_t *flag_value(const struct field *f, const char *v)
+{
+	switch (f->type) {
+	case FT_INT: {
+		char *end;
+		long long n;
+		if ((f->flags & F_NULLABLE) && (str_eq(v, "none") || str_eq(v, "null")))
+			return json_null();
+		n = strtoll(v, &end, 10);
+		if (!*v || *end) {
+			usage_error("--%s: \"%s\" is not an integer", f->name, v);
+			return NULL;
+		}
+		return json_integer(n);
+	}
+	case FT_BOOL: {
+		bool b;
+		if (!parse_bool(v, &b)) {
+			usage_error("--%s: expected true or false, not \"%s\"", f->name, v);
+			return NULL;
+		}
+		return json_boolean(b);
+	}
+	case FT_REF:
+		return *v ? json_string(v) : json_null();
+	case FT_TIME:
+		return *v && !str_eq(v, "none") ? json_string(v) : json_null();
+	case FT_DISKS: {
+		json_t *a = json_array();
+		char tmp[DISKS_LEN], *save = NULL;
+		snprintf(tmp, sizeof(tmp), "%s", v);
+		for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(a, json_string(t));
+		return a;
+	}
+	case FT_SECRET: {
+		json_t *s = read_secret(v);
+		if (!s)
+			usage_error("--%s-file: cannot read %s: %s", f->name, v, strerror(errno));
+		return s;
+	}
+	default:
+		return json_string(v);
+	}
+}
+
+/*
+ * Turns "--field value" pairs into a JSON object of writable fields of m.
+ * Returns NULL after printing what was wrong.
+ */
+static json_t *fields_from_flags(const struct model *m, int argc, char **argv, bool create)
+{
+	json_t *obj = json_object();
+
+	for (int i = 0; i < argc; i++) {
+		char name[80], *eq;
+		const char *val;
+		const struct field *f;
+		bool secret_file = false;
+
+		if (strncmp(argv[i], "--", 2) != 0) {
+			usage_error("unexpected argument \"%s\" (fields are given as --name value)", argv[i]);
+			goto fail;
+		}
+		flag_to_field(argv[i] + 2, name, sizeof(name));
+		eq = strchr(name, '=');
+		if (eq) {
+			*eq = '\0';
+			val = strchr(argv[i], '=') + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			usage_error("%s needs a value", argv[i]);
+			goto fail;
+		}
+		f = model_field(m, name);
+		if (!f && strlen(name) > 5 && str_eq(name + strlen(name) - 5, "_file")) {
+			name[strlen(name) - 5] = '\0';
+			f = model_field(m, name);
+			secret_file = f && f->type == FT_SECRET;
+			if (!secret_file)
+				f = NULL;
+		}
+		if (!f || (f->flags & (F_RO | F_INTERNAL)) || str_eq(f->name, m->key) ||
+		    (f->type == FT_SECRET && !secret_file)) {
+			usage_error("a %s has no settable field --%s (see: bootwave %s %s --help)", m->name,
+				    argv[eq ? i : i - 1] + 2, m->name, create ? "create" : "set");
+			goto fail;
+		}
+		if (!create && (f->flags & F_IMMUTABLE)) {
+			usage_error("--%s cannot be changed after creation", argv[eq ? i : i - 1] + 2);
+			goto fail;
+		}
+		json_t *v = flag_value(f, val);
+		if (!v)
+			goto fail;
+		json_object_set_new(obj, f->name, v);
+	}
+	return obj;
+fail:
+	json_decref(obj);
+	return NULL;
+}
+
+static void field_help(const struct model *m, bool create)
+{
+	printf("fields:\n");
+	for (size_t i = 0; i < m->n_fields; i++) {
+		const struct field *f = &m->fields[i];
+		char flag[80];
+		if ((f->flags & (F_RO | F_INTERNAL)) || str_eq(f->name, m->key) ||
+		    (!create && (f->flags & F_IMMUTABLE)))
+			continue;
+		snprintf(flag, sizeof(flag), "--%s%s", f->name, f->type == FT_SECRET ? "-file" : "");
+		for (char *p = flag; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		printf("  %-34s %s%s\n", flag, f->help, create && (f->flags & F_REQUIRED) ? " (required)" : "");
+	}
+}
+
+static int resource_usage(const struct model *m)
+{
+	printf("usage: bootwave %s list [--FIELD VALUE ...] [--limit N]\n"
+	       "       bootwave %s show NAME\n"
+	       "       bootwave %s create NAME [--FIELD VALUE ...]\n"
+	       "       bootwave %s set NAME --FIELD VALUE ...\n"
+	       "       bootwave %s delete NAME\n",
+	       m->name, m->name, m->name, m->name, m->name);
+	field_help(m, true);
+	return EXIT_OK;
+}
+
+/* Appends "k=v" to url with '?' or '&' as needed. */
+static void append_query(char *url, size_t size, const char *k, const char *v)
+{
+	size_t n = strlen(url);
+	if (!v || !*v)
+		return;
+	snprintf(url + n, size - n, "%s%s%s%s", strchr(url, '?') ? "&" : "?", k, k[0] ? "=" : "", v);
+}
+
+/* GETs every page of path (or one page of limit items) and prints them. */
+static int list_pages(struct cli *c, const struct model *m, const char *path, const char *query, long limit)
+{
+	json_t *all = json_array();
+	char url[2048], after[32] = "", lim[24] = "";
+	int r;
+
+	if (limit > 0)
+		snprintf(lim, sizeof(lim), "%ld", limit);
+	for (;;) {
+		struct httpc_reply rep;
+		json_t *next;
+		snprintf(url, sizeof(url), "%s", path);
+		append_query(url, sizeof(url), "", query);
+		append_query(url, sizeof(url), "after", after);
+		append_query(url, sizeof(url), "limit", lim);
+		if ((r = cli_call(c, "GET", url, NULL, &rep)) != EXIT_OK) {
+			json_decref(all);
+			return r;
+		}
+		json_array_extend(all, json_object_get(rep.json, "items"));
+		next = json_object_get(rep.json, "next");
+		if (limit > 0 || !json_is_string(next)) {
+			httpc_reply_clear(&rep);
+			break;
+		}
+		snprintf(after, sizeof(after), "%s", json_string_value(next));
+		httpc_reply_clear(&rep);
+	}
+	if (c->out == OUT_JSON)
+		out_json(all);
+	else
+		out_table(m, all);
+	json_decref(all);
+	return EXIT_OK;
+}
+
+static int print_reply(struct cli *c, struct httpc_reply *rep)
+{
+	if (c->out == OUT_JSON)
+		out_json(rep->json);
+	else if (!c->quiet)
+		out_object(rep->json);
+	httpc_reply_clear(rep);
+	return EXIT_OK;
+}
+
+/* Builds "k=v&k=v" from --FIELD VALUE filters (escaped) and --limit. */
+static int filters_to_query(int argc, char **argv, char *q, size_t size, long *limit)
+{
+	size_t n = 0;
+	q[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		char name[80];
+		_cleanup_free_ char *ev = NULL;
+		if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+			usage_error("filters are given as --FIELD VALUE (\"%s\")", argv[i]);
+			return -EINVAL;
+		}
+		flag_to_field(argv[i] + 2, name, sizeof(name));
+		if (str_eq(name, "limit")) {
+			*limit = strtol(argv[++i], NULL, 10);
+			continue;
+		}
+		ev = httpc_escape(argv[++i]);
+		n += (size_t)snprintf(q + n, n < size ? size - n : 0, "%s%s=%s", n ? "&" : "", name, ev ? ev : "");
+		if (n >= size)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+/* out = prefix + escape(a) [+ mid + escape(b)]. */
+static int escaped_path(char *out, size_t size, const char *prefix, const char *a, const char *mid,
+			const char *b)
+{
+	_cleanup_free_ char *ea = httpc_escape(a), *eb = b ? httpc_escape(b) : NULL;
+	if (!ea || (b && !eb))
+		return -ENOMEM;
+	if ((size_t)snprintf(out, size, "%s%s%s%s", prefix, ea, b ? mid : "", b ? eb : "") >= size)
+		return -E2BIG;
+	return 0;
+}
+
+int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
+{
+	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
+	const char *plural = m == &model_token ? "tokens" : m->plural;
+	char base[128], path[160], item[512];
+	struct httpc_reply rep;
+	int r;
+
+	snprintf(base, sizeof(base), "/api/v1/%s", plural);
+	if (str_eq(verb, "help") || str_eq(verb, "--help") || str_eq(verb, "-h"))
+		return resource_usage(m);
+	if (str_eq(verb, "list")) {
+		char q[1024];
+		long limit = 0;
+		if (filters_to_query(argc - 1, argv + 1, q, sizeof(q), &limit) < 0)
+			return EXIT_USAGE;
+		return list_pages(c, m, base, q, limit);
+	}
+	if (argc < 2 || strncmp(argv[1], "--", 2) == 0) {
+		if (argc >= 2 && (str_eq(argv[1], "--help") || str_eq(argv[1], "-h"))) {
+			printf("usage: bootwave %s %s NAME%s\n", m->name, verb,
+			       str_eq(verb, "create") || str_eq(verb, "set") ? " [--FIELD VALUE ...]" : "");
+			if (str_eq(verb, "create") || str_eq(verb, "set"))
+				field_help(m, str_eq(verb, "create"));
+			return EXIT_OK;
+		}
+		usage_error("%s %s needs a NAME", m->name, verb);
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s/", base);
+	if (escaped_path(item, sizeof(item), path, argv[1], NULL, NULL) < 0)
+		return EXIT_FAIL;
+	if (str_eq(verb, "show")) {
+		if (argc > 2) {
+			usage_error("show takes only a NAME");
+			return EXIT_USAGE;
+		}
+		if ((r = cli_call(c, "GET", item, NULL, &rep)) != EXIT_OK)
+			return r;
+		return print_reply(c, &rep);
+	}
+	if (str_eq(verb, "create") || str_eq(verb, "set")) {
+		bool create = str_eq(verb, "create");
+		json_t *body = fields_from_flags(m, argc - 2, argv + 2, create);
+		if (!body)
+			return EXIT_USAGE;
+		if (!create && json_object_size(body) == 0) {
+			json_decref(body);
+			usage_error("set needs at least one --FIELD VALUE");
+			return EXIT_USAGE;
+		}
+		if (create)
+			json_object_set_new(body, m->key, json_string(argv[1]));
+		r = cli_call(c, create ? "POST" : "PATCH", create ? base : item, body, &rep);
+		json_decref(body);
+		if (r != EXIT_OK)
+			return r;
+		return print_reply(c, &rep);
+	}
+	if (str_eq(verb, "delete") || (m == &model_token && str_eq(verb, "revoke"))) {
+		if (argc > 2) {
+			usage_error("%s takes only a NAME", verb);
+			return EXIT_USAGE;
+		}
+		if ((r = cli_call(c, "DELETE", item, NULL, &rep)) != EXIT_OK)
+			return r;
+		httpc_reply_clear(&rep);
+		if (!c->quiet && c->out == OUT_TABLE)
+			printf("deleted %s %s\n", m->name, argv[1]);
+		return EXIT_OK;
+	}
+	usage_error("unknown verb \"%s\" for %s (see: bootwave %s help)", verb, m->name, m->name);
+	return EXIT_USAGE;
+}
+
+/* ---- images ---- */
+
+struct bar {
+	struct timespec t0;
+	const char *label;
+	int last_pct;
+};
+
+static void draw_bar(uint64_t done, uint64_t total, void *ud)
+{
+	struct bar *b = ud;
+	struct timespec now;
+	double secs, rate;
+	int pct = total ? (int)(done * 100 / total) : 100, filled = pct * 30 / 100;
+
+	if (pct == b->last_pct && done != total)
+		return;
+	b->last_pct = pct;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - b->t0.tv_sec) + (double)(now.tv_nsec - b->t0.tv_nsec) / 1e9;
+	rate = secs > 0 ? (double)done / secs / (1 << 20) : 0;
+	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %7.1f MiB/s", b->label, filled, "##############################",
+		30 - filled, "", pct, rate);
+	if (rate > 0 && done < total)
+		fprintf(stderr, " ETA %4.0fs", (double)(total - done) / (rate * (1 << 20)));
+	else
+		fprintf(stderr, "          ");
+	fflush(stderr);
+}
+
+static int file_sha256(FILE *f, char hex[SHA256_HEX_LEN + 1])
+{
+	struct sha256_ctx *s = sha256_new();
+	static char buf[1 << 20];
+	size_t n;
+
+	if (!s)
+		return -ENOMEM;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sha256_update(s, buf, n);
+	if (ferror(f)) {
+		sha256_free(s);
+		return -EIO;
+	}
+	sha256_final_hex(s, hex);
+	sha256_free(s);
+	rewind(f);
+	return 0;
+}
+
+static int image_publish(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "exclude-from-latest", no_argument, NULL, 'x' },
+		{ "no-checksum", no_argument, NULL, 'n' },
+		{ "sha256", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	bool exclude = false, checksum = true;
+	const char *given = NULL;
+	char sha[SHA256_HEX_LEN + 1] = "", path[1024], tmp[1024];
+	struct stat st;
+	struct httpc_reply rep;
+	struct bar bar = { .last_pct = -1 };
+	_cleanup_free_ char *fname = NULL;
+	FILE *f;
+	int opt, r;
+
+	optind = 0; /* full re-initialisation: main's getopt ran in '+' mode */
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'x': exclude = true; break;
+		case 'n': checksum = false; break;
+		case 's': given = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 3) {
+		usage_error("usage: bootwave image publish IMAGE VERSION FILE [--exclude-from-latest] "
+			    "[--sha256 HEX | --no-checksum]");
+		return EXIT_USAGE;
+	}
+	const char *image = argv[optind], *version = argv[optind + 1], *file = argv[optind + 2];
+	f = fopen(file, "re");
+	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		usage_error("%s: %s", file, f ? "not a regular file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return EXIT_USAGE;
+	}
+	if (given) {
+		snprintf(sha, sizeof(sha), "%s", given);
+	} else if (checksum && (r = file_sha256(f, sha)) < 0) {
+		fclose(f);
+		usage_error("%s: cannot read: %s", file, strerror(-r));
+		return EXIT_FAIL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", file);
+	fname = httpc_escape(basename(tmp));
+	if (escaped_path(path, sizeof(path), "/api/v1/images/", image, "/versions/", version) < 0) {
+		fclose(f);
+		return EXIT_FAIL;
+	}
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "?filename=%s%s%s%s", fname ? fname : "",
+		 sha[0] ? "&sha256=" : "", sha, exclude ? "&exclude_from_latest=true" : "");
+	bar.label = "upload";
+	clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+	r = httpc_upload(c->http, path, f, (uint64_t)st.st_size,
+			 !c->quiet && isatty(STDERR_FILENO) ? draw_bar : NULL, &bar, &rep);
+	fclose(f);
+	if (bar.last_pct >= 0)
+		fputc('\n', stderr);
+	if (rep.status < 200 || rep.status >= 300) {
+		char what[300];
+		snprintf(what, sizeof(what), "publish %s@%s", image, version);
+		r = cli_fail(&rep, what);
+		httpc_reply_clear(&rep);
+		return r;
+	}
+	return print_reply(c, &rep);
+}
+
+static int image_version_cmd(struct cli *c, const char *verb, int argc, char **argv)
+{
+	char path[512];
+	struct httpc_reply rep;
+	json_t *body = NULL;
+	const char *method = "GET";
+	int r;
+
+	if (argc != 3) {
+		usage_error("usage: bootwave image %s IMAGE VERSION", verb);
+		return EXIT_USAGE;
+	}
+	if (escaped_path(path, sizeof(path), "/api/v1/images/", argv[1], "/versions/", argv[2]) < 0)
+		return EXIT_FAIL;
+	if (str_eq(verb, "exclude") || str_eq(verb, "include")) {
+		method = "PATCH";
+		body = json_pack("{s:b}", "exclude_from_latest", str_eq(verb, "exclude"));
+	} else if (str_eq(verb, "delete-version"))
+		method = "DELETE";
+	r = cli_call(c, method, path, body, &rep);
+	json_decref(body);
+	if (r != EXIT_OK)
+		return r;
+	if (str_eq(method, "DELETE")) {
+		httpc_reply_clear(&rep);
+		if (!c->quiet && c->out == OUT_TABLE)
+			printf("deleted %s@%s\n", argv[1], argv[2]);
+		return EXIT_OK;
+	}
+	return print_reply(c, &rep);
+}
+
+int cmd_image(struct cli *c, int argc, char **argv)
+{
+	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
+
+	if (str_eq(verb, "publish"))
+		return image_publish(c, argc, argv);
+	if (str_eq(verb, "versions")) {
+		char path[512];
+		if (argc != 2) {
+			usage_error("usage: bootwave image versions IMAGE");
+			return EXIT_USAGE;
+		}
+		if (escaped_path(path, sizeof(path), "/api/v1/images/", argv[1], "/versions", "") < 0)
+			return EXIT_FAIL;
+		return list_pages(c, &model_image_version, path, "", 0);
+	}
+	if (str_eq(verb, "version") || str_eq(verb, "exclude") || str_eq(verb, "include") ||
+	    str_eq(verb, "delete-version"))
+		return image_version_cmd(c, verb, argc, argv);
+	if (str_eq(verb, "help") || str_eq(verb, "--help")) {
+		resource_usage(&model_image);
+		printf("       bootwave image publish IMAGE VERSION FILE [--exclude-from-latest] [--sha256 HEX | "
+		       "--no-checksum]\n"
+		       "       bootwave image versions IMAGE\n"
+		       "       bootwave image version IMAGE VERSION|latest\n"
+		       "       bootwave image exclude|include IMAGE VERSION   (from latest)\n"
+		       "       bootwave image delete-version IMAGE VERSION\n");
+		return EXIT_OK;
+	}
+	return cmd_resource(c, &model_image, argc, argv);
+}
+
+int cmd_token(struct cli *c, int argc, char **argv)
+{
+	if (argc > 0 && str_eq(argv[0], "create")) {
+		struct httpc_reply rep;
+		json_t *body;
+		int r;
+		if (argc < 2 || strncmp(argv[1], "--", 2) == 0) {
+			usage_error("usage: bootwave token create NAME --role viewer|operator|admin [--expires-at TIME]");
+			return EXIT_USAGE;
+		}
+		body = fields_from_flags(&model_token, argc - 2, argv + 2, true);
+		if (!body)
+			return EXIT_USAGE;
+		json_object_set_new(body, "name", json_string(argv[1]));
+		r = cli_call(c, "POST", "/api/v1/tokens", body, &rep);
+		json_decref(body);
+		if (r != EXIT_OK)
+			return r;
+		if (c->out == OUT_JSON)
+			out_json(rep.json);
+		else {
+			/* The secret alone on stdout, so that it can be piped into a file. */
+			printf("%s\n", json_string_value(json_object_get(rep.json, "token")));
+			if (!c->quiet)
+				fprintf(stderr, "token %s (%s) created; it is shown only once\n", argv[1],
+					json_string_value(json_object_get(rep.json, "role")));
+		}
+		httpc_reply_clear(&rep);
+		return EXIT_OK;
+	}
+	return cmd_resource(c, &model_token, argc, argv);
+}
+
+int cmd_whoami(struct cli *c, int argc, char **argv)
+{
+	struct httpc_reply rep;
+	int r;
+	(void)argv;
+	if (argc > 1) {
+		usage_error("whoami takes no arguments");
+		return EXIT_USAGE;
+	}
+	if ((r = cli_call(c, "GET", "/api/v1/whoami", NULL, &rep)) != EXIT_OK)
+		return r;
+	return print_reply(c, &rep);
+}
+
+int cmd_version(struct cli *c, int argc, char **argv)
+{
+	struct httpc_reply rep;
+	(void)argc;
+	(void)argv;
+	printf("bootwave %s\n", BW_VERSION);
+	if (cli_call(c, "GET", "/api/v1", NULL, &rep) == EXIT_OK) {
+		printf("bootwaved %s at %s (store schema %lld)\n",
+		       json_string_value(json_object_get(rep.json, "version")), c->url,
+		       (long long)json_integer_value(json_object_get(rep.json, "schema")));
+		httpc_reply_clear(&rep);
+	}
+	return EXIT_OK;
+}
