@@ -15,12 +15,22 @@ PKG_CONFIG ?= pkg-config
 BUILD := build
 
 PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-TEST_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+# Library flags come from pkg-config once the Debian packages are in: the
+# rule below installs them (idempotently) and records the flags, and make
+# re-reads the Makefile with them before building anything.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+include $(BUILD)/config.mk
+endif
+$(BUILD)/config.mk: Makefile scripts/setup-deps
+	@scripts/setup-deps build
+	@mkdir -p $(@D)
+	@{ echo "PKG_CFLAGS := $$($(PKG_CONFIG) --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$($(PKG_CONFIG) --libs $(PKGS))"; \
+	   echo "TEST_LIBS := $$($(PKG_CONFIG) --libs cmocka)"; } >$@.tmp && mv $@.tmp $@
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
-BASE_CFLAGS := -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
+BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
 	-Ilib -Iserver -Iserver/store -Iserver/api -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
@@ -33,7 +43,7 @@ AGENT_LIB_SRCS := $(filter-out imaging/agent/main.c,$(AGENT_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 
-.PHONY: all deps check demo clean bench install-deps
+.PHONY: all check demo clean
 all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent
 
 # $(1): variant name, $(2): extra compiler and linker flags
@@ -42,7 +52,7 @@ $(1)_DIR := $(BUILD)/$(1)
 $(1)_CFLAGS := $(BASE_CFLAGS) $(2)
 $(1)_LDFLAGS := $(BASE_LDFLAGS) $(2)
 
-$(BUILD)/$(1)/obj/%.o: %.c | deps-build
+$(BUILD)/$(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_CFLAGS) -c -o $$@ $$<
 
@@ -91,6 +101,9 @@ check-$(1): unit-$(1) integration-$(1)
 -include $$(shell find $(BUILD)/$(1)/obj -name '*.d' 2>/dev/null)
 endef
 
+# Keep objects of test programs between runs.
+.SECONDARY:
+
 SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 $(eval $(call VARIANT,release,-O2))
 $(eval $(call VARIANT,asan,$(SAN)))
@@ -102,10 +115,8 @@ $(BUILD)/bin/%: $(BUILD)/release/bin/%
 
 all: $(addprefix $(BUILD)/bin/,bootwaved bootwave bootwave-agent)
 
-# Dependencies come from Debian through one idempotent script.
-.PHONY: deps-build deps-test
-deps-build:
-	@scripts/setup-deps build
+# Test tools come from Debian through the same idempotent script.
+.PHONY: deps-test
 deps-test:
 	@scripts/setup-deps test
 
