@@ -27,51 +27,12 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "testutil.h"
 
-struct fx {
-	char dir[64];
-	char path[128];
-	struct store *s;
-};
+static int setup(void **state) { return store_fx_setup(state, "auth"); }
+static int teardown(void **state) { return store_fx_teardown(state); }
 
-static int64_t fake_now = 1700000000;
-static int64_t fake_clock(void) { return fake_now; }
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_err err = { .field = "" };
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bw-test-auth-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/bootwave.db", f->dir);
-	if (store_open(f->path, &f->s, &err) < 0) {
-		print_error("store_open: %s\n", err.message);
-		rm_rf(f->dir);
-		free(f);
-		return -1;
-	}
-	fake_now = 1700000000;
-	store_set_clock(f->s, fake_clock);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
-}
-
-static void new_token(struct fx *f, const char *name, const char *role, int64_t expires_at,
+static void new_token(struct store_fx *f, const char *name, const char *role, int64_t expires_at,
 		      char secret[TOKEN_LEN + 1], struct bw_token *ret)
 {
 	struct store_err err = { .field = "" };
@@ -139,7 +100,7 @@ static void test_token_hash(void **state)
 
 static void test_token_create_stores_only_hash(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char secret[TOKEN_LEN + 1], db_wal[160];
 	struct bw_token tok, got;
 	uint8_t hash[SHA256_LEN];
@@ -175,7 +136,7 @@ static void test_token_create_stores_only_hash(void **state)
 
 static void test_token_create_duplicate_name(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_token tok;
 	char secret[TOKEN_LEN + 1], out[TOKEN_LEN + 1] = "untouched";
@@ -193,7 +154,7 @@ static void test_token_create_duplicate_name(void **state)
 
 static void test_check_accepts_bearer(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char secret[TOKEN_LEN + 1], hdr[128];
 	struct bw_token tok, got;
 
@@ -214,7 +175,7 @@ static void test_check_accepts_bearer(void **state)
 
 static void test_check_records_use(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char secret[TOKEN_LEN + 1], hdr[128];
 	struct bw_token got;
 	uint8_t hash[SHA256_LEN];
@@ -230,7 +191,7 @@ static void test_check_records_use(void **state)
 
 static void test_check_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char secret[TOKEN_LEN + 1], other[TOKEN_LEN + 1], hdr[160];
 	struct bw_token got;
 
@@ -268,7 +229,7 @@ static void test_check_refusals(void **state)
 
 static void test_check_expired(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char secret[TOKEN_LEN + 1], hdr[128];
 	struct bw_token got;
 
@@ -289,7 +250,7 @@ static void test_check_expired(void **state)
 
 static void test_bootstrap(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160], hdr[128], *text = NULL, *again = NULL;
 	size_t len = 0;
 	struct stat st;
@@ -330,7 +291,7 @@ static void test_bootstrap(void **state)
 
 static void test_bootstrap_with_existing_tokens(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160], secret[TOKEN_LEN + 1];
 	struct stat st;
 	int64_t n = -1;
@@ -346,7 +307,7 @@ static void test_bootstrap_with_existing_tokens(void **state)
 
 static void test_bootstrap_unwritable_path(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160];
 	int64_t n = -1;
 
@@ -370,7 +331,7 @@ static void write_mode(const char *path, const void *data, size_t len, mode_t mo
 
 static void test_load_key_creates_and_reloads(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160];
 	uint8_t k1[SECRET_KEY_LEN], k2[SECRET_KEY_LEN], zero[SECRET_KEY_LEN] = { 0 };
 	struct stat st;
@@ -395,7 +356,7 @@ static void test_load_key_creates_and_reloads(void **state)
 
 static void test_load_key_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160];
 	uint8_t key[SECRET_KEY_LEN], raw[64] = { 1 };
 
@@ -420,7 +381,7 @@ static void test_load_key_refusals(void **state)
 
 static void test_load_key_refuses_symlink(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	char path[160], target[160];
 	uint8_t key[SECRET_KEY_LEN], raw[SECRET_KEY_LEN] = { 2 };
 

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "testutil.h"
 
 struct fx {
 	char dir[64];
@@ -43,12 +44,10 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bw-test-codec-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (test_dir_make("codec", "bootwave.db", f->dir, f->path) < 0) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s/bootwave.db", f->dir);
 	if (store_open(f->path, &f->api.store, &err) < 0 || random_bytes(f->api.key, sizeof(f->api.key)) < 0) {
 		print_error("setup: %s\n", err.message);
 		store_close(f->api.store);

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "fsutil.h"
+#include "testutil.h"
 
 struct fx {
 	char dir[64];
@@ -32,12 +33,10 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bw-test-config-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (test_dir_make("config", "bootwaved.conf", f->dir, f->path) < 0) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->path, sizeof(f->path), "%s/bootwaved.conf", f->dir);
 	*state = f;
 	return 0;
 }

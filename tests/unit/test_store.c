@@ -23,49 +23,10 @@
 #include "model.h"
 #include "store-internal.h"
 #include "store.h"
+#include "testutil.h"
 
-struct fx {
-	char dir[64];
-	char path[128];
-	struct store *s;
-};
-
-static int64_t fake_now = 1700000000;
-static int64_t fake_clock(void) { return fake_now; }
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_err err = { .field = "" };
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bw-test-store-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/bootwave.db", f->dir);
-	if (store_open(f->path, &f->s, &err) < 0) {
-		print_error("store_open: %s\n", err.message);
-		rm_rf(f->dir);
-		free(f);
-		return -1;
-	}
-	fake_now = 1700000000;
-	store_set_clock(f->s, fake_clock);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+static int setup(void **state) { return store_fx_setup(state, "store"); }
+static int teardown(void **state) { return store_fx_teardown(state); }
 
 /* ---- helpers ---- */
 
@@ -230,7 +191,7 @@ static char *dump_db(const char *path)
 
 static void test_open_creates_schema(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	sqlite3 *db;
 
 	assert_true(store_schema_latest() >= 1);
@@ -249,7 +210,7 @@ static void test_open_creates_schema(void **state)
 
 static void test_open_is_wal_with_foreign_keys(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	sqlite3_stmt *st;
 	int fk = -1;
 
@@ -266,7 +227,7 @@ static void test_open_is_wal_with_foreign_keys(void **state)
 
 static void test_reopen_keeps_data(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_site site;
 	int64_t id = add_site(f->s, "dc1");
@@ -282,7 +243,7 @@ static void test_reopen_keeps_data(void **state)
 
 static void test_open_refuses_newer_schema(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct store *s2 = NULL;
 	sqlite3 *db;
@@ -308,7 +269,7 @@ static void test_open_refuses_newer_schema(void **state)
 
 static void test_open_bad_path(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct store *s2 = NULL;
 	char path[192];
@@ -322,7 +283,7 @@ static void test_open_bad_path(void **state)
 
 static void test_every_field_has_a_column(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	sqlite3 *db = raw_open(f->path);
 
 	for (size_t i = 0; models[i]; i++) {
@@ -369,7 +330,7 @@ static void test_column_names(void **state)
 
 static void test_site_crud(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_site site, got;
 	bool mask[16] = { false };
@@ -426,7 +387,7 @@ static void test_site_crud(void **state)
 
 static void test_zone_crud(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	int64_t s1 = add_site(f->s, "dc1"), s2 = add_site(f->s, "dc2");
 	struct bw_zone z, got;
@@ -455,7 +416,7 @@ static void test_zone_crud(void **state)
 
 static void test_node_crud_all_fields(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	int64_t zone = add_zone(f->s, "z1", add_site(f->s, "dc1"));
 	struct bw_node n, got;
@@ -516,7 +477,7 @@ static void test_node_crud_all_fields(void **state)
 
 static void test_duplicate_mac(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct bw_node n;
 
@@ -529,7 +490,7 @@ static void test_duplicate_mac(void **state)
 
 static void test_duplicate_name(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_node n;
 
@@ -541,7 +502,7 @@ static void test_duplicate_name(void **state)
 
 static void test_update_to_duplicate_mac(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_node n;
 
@@ -554,7 +515,7 @@ static void test_update_to_duplicate_mac(void **state)
 
 static void test_delete_referenced_site(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_site site;
 	int64_t s1 = add_site(f->s, "dc1");
@@ -567,7 +528,7 @@ static void test_delete_referenced_site(void **state)
 
 static void test_insert_with_missing_reference(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_zone z;
 
@@ -580,7 +541,7 @@ static void test_insert_with_missing_reference(void **state)
 
 static void test_failed_insert_leaves_store_unchanged(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_node n;
 	char *before, *after;
@@ -601,7 +562,7 @@ static void test_failed_insert_leaves_store_unchanged(void **state)
 
 static void test_failed_delete_leaves_store_unchanged(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	char *before, *after;
 	int64_t site = add_site(f->s, "dc1");
@@ -622,7 +583,7 @@ static void test_failed_delete_leaves_store_unchanged(void **state)
 
 static void test_failed_publish_leaves_store_unchanged(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_image_version v;
 	char *before, *after;
@@ -664,7 +625,7 @@ static int collect_cb(const void *obj, void *userdata)
 
 static void test_list_pagination(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	int64_t ids[25];
 	struct collect c = { .n = 0 };
 	bool more = false;
@@ -720,7 +681,7 @@ static void test_list_pagination(void **state)
 
 static void test_list_callback_stops(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct collect c = { .n = 0, .stop_after = 3 };
 
 	for (int i = 0; i < 6; i++) {
@@ -745,14 +706,14 @@ static int nested_cb(const void *obj, void *userdata)
 
 static void test_list_callback_may_use_store(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	add_zone(f->s, "z1", add_site(f->s, "dc1"));
 	assert_int_equal(store_list(f->s, &model_zone, NULL, 0, 0, 0, nested_cb, f->s, NULL), 0);
 }
 
 static void test_list_filters(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	int64_t site = add_site(f->s, "dc1");
 	int64_t za = add_zone(f->s, "za", site), zb = add_zone(f->s, "zb", site);
 	int64_t a1 = add_node(f->s, "a1", "52:54:00:00:00:01", za);
@@ -829,7 +790,7 @@ static void test_list_filters(void **state)
  */
 static void test_list_largest_limit(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct collect c = { .n = 0 };
 	bool more = true;
 
@@ -847,7 +808,7 @@ static void test_list_largest_limit(void **state)
 
 static void test_version_publish(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct bw_image_version v, got;
 	int64_t img = add_image(f->s, "os-base");
@@ -869,7 +830,7 @@ static void test_version_publish(void **state)
 
 static void test_version_publish_commit_fails(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct bw_image_version v, got;
 	int64_t img = add_image(f->s, "os-base");
@@ -889,7 +850,7 @@ static void test_version_publish_commit_fails(void **state)
 
 static void test_version_publish_duplicate(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "", .message = "" };
 	struct bw_image_version v;
 	int64_t img = add_image(f->s, "os-base");
@@ -909,7 +870,7 @@ static void test_version_publish_duplicate(void **state)
 
 static void test_version_latest(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_image_version got;
 	int64_t img = add_image(f->s, "os-base"), other = add_image(f->s, "other");
@@ -943,7 +904,7 @@ static void test_version_latest(void **state)
 
 static void test_version_latest_debian_order(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct bw_image_version got;
 	int64_t img = add_image(f->s, "os-base");
 
@@ -959,7 +920,7 @@ static void test_version_latest_debian_order(void **state)
 
 static void test_version_latest_all_excluded(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct bw_image_version got;
 	int64_t img = add_image(f->s, "os-base");
 
@@ -970,7 +931,7 @@ static void test_version_latest_all_excluded(void **state)
 
 static void test_version_pinned_by(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_pool p;
 	int64_t img = add_image(f->s, "os-base");
@@ -1008,7 +969,7 @@ static void token_init(struct bw_token *t, const char *name, const char *role)
 
 static void test_token_create_and_lookup(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_token t, got;
 	uint8_t h1[32], h2[32];
@@ -1048,7 +1009,7 @@ static void test_token_create_and_lookup(void **state)
 
 static void test_token_touch_once_a_minute(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_token t, got;
 	struct store_stats st0, st1;
@@ -1091,7 +1052,7 @@ static void count_cb(const char *label, int64_t count, void *userdata)
 
 static void test_count_nodes_by_state(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_node n;
 	bool mask[32] = { false };
@@ -1109,7 +1070,7 @@ static void test_count_nodes_by_state(void **state)
 
 static void test_stats_count_reads_and_writes(void **state)
 {
-	struct fx *f = *state;
+	struct store_fx *f = *state;
 	struct store_stats st0, st;
 	struct bw_site site;
 	uint64_t buckets;
