@@ -406,11 +406,15 @@ static int step_done(struct store *s, sqlite3_stmt *st, struct store_err *err)
 	return r;
 }
 
-int store_insert(struct store *s, const struct model *m, void *obj, struct store_err *err)
+/*
+ * Inserts obj with fresh timestamps and sets its id; with hash, also the
+ * tokens table's hash column. The caller holds the lock.
+ */
+static int insert_row(struct store *s, const struct model *m, void *obj, const uint8_t *hash,
+		      struct store_err *err)
 {
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 1);
 	int64_t now = s->now();
 	int r;
 
@@ -418,17 +422,25 @@ int store_insert(struct store *s, const struct model *m, void *obj, struct store
 	set_time(m, obj, "updated_at", now);
 	sb_add(&b, "INSERT INTO %s (", m->plural);
 	sb_columns(&b, m);
-	sb_add(&b, ") VALUES (NULL");
+	sb_add(&b, "%s) VALUES (NULL", hash ? ", hash" : "");
 	for (size_t i = 1; i < m->n_fields; i++)
 		sb_add(&b, ", ?");
-	sb_add(&b, ")");
+	sb_add(&b, "%s)", hash ? ", ?" : "");
 	if ((r = prepare(s, &b, &st, err)) < 0)
-		return op_end(&o, r);
+		return r;
 	for (size_t i = 1; i < m->n_fields; i++)
 		bind_field(st, (int)i, &m->fields[i], obj);
+	if (hash)
+		sqlite3_bind_blob(st, (int)m->n_fields, hash, 32, SQLITE_TRANSIENT);
 	if ((r = step_done(s, st, err)) == 0)
 		*obj_id(obj) = sqlite3_last_insert_rowid(s->db);
-	return op_end(&o, r);
+	return r;
+}
+
+int store_insert(struct store *s, const struct model *m, void *obj, struct store_err *err)
+{
+	struct op o = op_begin(s, 1);
+	return op_end(&o, insert_row(s, m, obj, NULL, err));
 }
 
 /* One row by "WHERE <where>" with the given binds (ints or text). */
@@ -611,28 +623,8 @@ int store_delete(struct store *s, const struct model *m, int64_t id, struct stor
 int store_token_create(struct store *s, struct bw_token *tok, const uint8_t hash[32],
 		       struct store_err *err)
 {
-	struct sqlbuf b = { .n = 0 };
-	sqlite3_stmt *st;
-	const struct model *m = &model_token;
 	struct op o = op_begin(s, 1);
-	int64_t now = s->now();
-	int r;
-
-	tok->created_at = tok->updated_at = now;
-	sb_add(&b, "INSERT INTO %s (", m->plural);
-	sb_columns(&b, m);
-	sb_add(&b, ", hash) VALUES (NULL");
-	for (size_t i = 1; i < m->n_fields; i++)
-		sb_add(&b, ", ?");
-	sb_add(&b, ", ?)");
-	if ((r = prepare(s, &b, &st, err)) < 0)
-		return op_end(&o, r);
-	for (size_t i = 1; i < m->n_fields; i++)
-		bind_field(st, (int)i, &m->fields[i], tok);
-	sqlite3_bind_blob(st, (int)m->n_fields, hash, 32, SQLITE_TRANSIENT);
-	if ((r = step_done(s, st, err)) == 0)
-		tok->id = sqlite3_last_insert_rowid(s->db);
-	return op_end(&o, r);
+	return op_end(&o, insert_row(s, &model_token, tok, hash, err));
 }
 
 int store_token_by_hash(struct store *s, const uint8_t hash[32], struct bw_token *ret)
@@ -702,29 +694,13 @@ int store_token_count(struct store *s, int64_t *ret)
 int store_version_publish(struct store *s, struct bw_image_version *v, int (*commit)(void *userdata),
 			  void *userdata, struct store_err *err)
 {
-	struct sqlbuf b = { .n = 0 };
-	const struct model *m = &model_image_version;
-	sqlite3_stmt *st;
 	struct op o = op_begin(s, 1);
-	int64_t now = s->now();
 	int r;
 
-	v->created_at = v->updated_at = now;
 	if ((r = exec(s, "BEGIN IMMEDIATE", err)) < 0)
 		return op_end(&o, r);
-	sb_add(&b, "INSERT INTO %s (", m->plural);
-	sb_columns(&b, m);
-	sb_add(&b, ") VALUES (NULL");
-	for (size_t i = 1; i < m->n_fields; i++)
-		sb_add(&b, ", ?");
-	sb_add(&b, ")");
-	if ((r = prepare(s, &b, &st, err)) < 0)
+	if ((r = insert_row(s, &model_image_version, v, NULL, err)) < 0)
 		goto rollback;
-	for (size_t i = 1; i < m->n_fields; i++)
-		bind_field(st, (int)i, &m->fields[i], v);
-	if ((r = step_done(s, st, err)) < 0)
-		goto rollback;
-	v->id = sqlite3_last_insert_rowid(s->db);
 	if ((r = commit(userdata)) < 0) {
 		err_set(err, "", "publishing the artifact failed: %s", strerror(-r));
 		goto rollback;
