@@ -154,6 +154,24 @@ check_unchanged() {
 	fi
 }
 
+# slow_upload IMAGE VERSION FILE: starts a rate-limited upload in the
+# background ($UPLOAD_PID) and returns once bootwaved is writing it.
+slow_upload() {
+	curl -sS -T "$3" --limit-rate 5M -H "Authorization: Bearer $ADMIN" \
+		"$URL/api/v1/images/$1/versions/$2?filename=$(basename "$3")" >/dev/null 2>&1 &
+	UPLOAD_PID=$!
+	for _ in $(seq 100); do
+		[ "$(uploads_in_progress "$1")" -gt 0 ] && break
+		sleep 0.05
+	done
+	sleep 1
+}
+
+# uploads_in_progress IMAGE: how many temporary upload files it has.
+uploads_in_progress() {
+	ls -A "$STATE/images/$1" 2>/dev/null | grep -c '^\.upload-' || true
+}
+
 finish() {
 	if [ "$FAILS" -gt 0 ]; then
 		echo "   $FAILS of $((CHECKS + FAILS)) checks failed; daemon log: $T/daemon.log"

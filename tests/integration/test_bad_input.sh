@@ -107,19 +107,12 @@ check_contains "CLI names the checksum" "sha256" "$ERR"
 # the temporary file is removed.
 head -c 60000000 /dev/urandom >"$T/huge.img"
 snapshot
-curl -sS -T "$T/huge.img" --limit-rate 10M -H "Authorization: Bearer $ADMIN" \
-	"$URL/api/v1/images/os/versions/3?filename=huge.img" >/dev/null 2>&1 &
-cpid=$!
+slow_upload os 3 "$T/huge.img"
+check_eq "upload in progress" "1" "$(uploads_in_progress os)"
+kill "$UPLOAD_PID"
+wait "$UPLOAD_PID" 2>/dev/null || true
 for _ in $(seq 100); do
-	ls "$STATE"/images/os/.upload-* >/dev/null 2>&1 && break
-	sleep 0.05
-done
-sleep 1
-check_eq "upload in progress" "1" "$(ls -A "$STATE"/images/os/ | grep -c '^\.upload-')"
-kill "$cpid"
-wait "$cpid" 2>/dev/null || true
-for _ in $(seq 100); do
-	ls "$STATE"/images/os/.upload-* >/dev/null 2>&1 || break
+	[ "$(uploads_in_progress os)" -eq 0 ] && break
 	sleep 0.05
 done
 check_unchanged "cut-off upload"

@@ -71,23 +71,16 @@ bw_rc 5 image delete os
 # A crash in the middle of an upload: the temporary file is left by the
 # crash, nothing is published, and the next start removes it.
 head -c 40000000 /dev/urandom >"$T/big.img"
-curl -sS -T "$T/big.img" --limit-rate 5M -H "Authorization: Bearer $ADMIN" \
-	"$URL/api/v1/images/os/versions/2.0?filename=big.img" >/dev/null 2>&1 &
-cpid=$!
-for _ in $(seq 100); do
-	ls "$STATE"/images/os/.upload-* >/dev/null 2>&1 && break
-	sleep 0.05
-done
-sleep 1
+slow_upload os 2.0 "$T/big.img"
 crash_daemon
-wait "$cpid" 2>/dev/null || true
-check_eq "crash left the temporary file" "1" "$(ls -A "$STATE/images/os" | grep -c '^\.upload-')"
+wait "$UPLOAD_PID" 2>/dev/null || true
+check_eq "crash left the temporary file" "1" "$(uploads_in_progress os)"
 # A version directory without a row, as if the crash hit between rename and commit.
 mkdir "$STATE/images/os/2.1" && echo x >"$STATE/images/os/2.1/artifact.img"
 # Something that is not ours is never removed.
 mkdir "$STATE/images/os/notes" && echo keep >"$STATE/images/os/notes/README"
 start_daemon
-check_eq "temporary file removed at start" "0" "$(ls -A "$STATE/images/os" | grep -c '^\.upload-')"
+check_eq "temporary file removed at start" "0" "$(uploads_in_progress os)"
 check_eq "orphan version directory removed" "no" "$([ -e "$STATE/images/os/2.1" ] && echo yes || echo no)"
 check_eq "foreign files kept" "keep" "$(cat "$STATE/images/os/notes/README")"
 bw_rc 3 image version os 2.0
