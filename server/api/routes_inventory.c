@@ -302,6 +302,23 @@ int inventory_list(struct request *r)
 
 /* ---- get, create, update, delete ---- */
 
+/* One info line per change, with the node as context when it is a node. */
+static void log_change(struct request *r, const struct model *m, const char *key, const char *what)
+{
+	struct log_ctx ctx = { .node = m == &model_node ? key : NULL };
+	log_msg(LOG_INFO_, &ctx, "%s %s %s by token %s", m->name, key, what, r->token.name);
+}
+
+/* Applies the request body to obj, then the model's cross-field rules. */
+static int decode_checked(struct request *r, const struct model *m, void *obj, bool *mask, bool create,
+			  struct api_error *e)
+{
+	fixup_fn fix = fixup_of(m);
+	if (codec_decode(r->api, m, r->json, create, obj, mask, e) < 0)
+		return -EINVAL;
+	return fix ? fix(r, obj, mask, create, e) : 0;
+}
+
 int inventory_get(struct request *r)
 {
 	const struct model *m = r->route->model;
@@ -321,20 +338,18 @@ int inventory_create(struct request *r)
 	bool mask[64];
 	struct api_error e;
 	struct store_err se = { .field = "" };
-	fixup_fn fix = fixup_of(m);
 	char loc[256];
 	int rc;
 
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
 	model_init(m, obj);
-	if (codec_decode(r->api, m, r->json, true, obj, mask, &e) < 0 ||
-	    (fix && fix(r, obj, mask, true, &e) < 0))
+	if (decode_checked(r, m, obj, mask, true, &e) < 0)
 		return api_reply_api_error(r, &e);
 	rc = store_insert(r->api->store, m, obj, &se);
 	if (rc < 0)
 		return inventory_reply_store_error(r, m, "", rc, &se);
-	log_info("%s %s created by token %s", m->name, key_of(m, obj), r->token.name);
+	log_change(r, m, key_of(m, obj), "created");
 	json_t *out = codec_encode(r->api, m, obj);
 	snprintf(loc, sizeof(loc), "/api/v1/%s/%s", m->plural, json_string_value(json_object_get(out, m->key)));
 	struct MHD_Response *resp = api_json_response(out);
@@ -351,20 +366,18 @@ int inventory_update(struct request *r)
 	bool mask[64];
 	struct api_error e;
 	struct store_err se = { .field = "" };
-	fixup_fn fix = fixup_of(m);
 	int rc;
 
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
 	if (inventory_load(r, m, 0, r->params[0], obj) < 0)
 		return 0;
-	if (codec_decode(r->api, m, r->json, false, obj, mask, &e) < 0 ||
-	    (fix && fix(r, obj, mask, false, &e) < 0))
+	if (decode_checked(r, m, obj, mask, false, &e) < 0)
 		return api_reply_api_error(r, &e);
 	rc = store_update(r->api->store, m, obj, mask, &se);
 	if (rc < 0)
 		return inventory_reply_store_error(r, m, r->params[0], rc, &se);
-	log_info("%s %s updated by token %s", m->name, r->params[0], r->token.name);
+	log_change(r, m, key_of(m, obj), "updated");
 	return api_reply_json(r, 200, codec_encode(r->api, m, obj));
 }
 
@@ -392,6 +405,6 @@ int inventory_delete(struct request *r)
 		snprintf(dir, sizeof(dir), "%s/%s", r->api->cfg->image_dir, r->params[0]);
 		rm_rf(dir);
 	}
-	log_info("%s %s deleted by token %s", m->name, r->params[0], r->token.name);
+	log_change(r, m, key_of(m, obj), "deleted");
 	return api_reply_empty(r, 204);
 }

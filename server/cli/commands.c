@@ -312,7 +312,12 @@ static int filters_to_query(int argc, char **argv, char *q, size_t size, long *l
 		}
 		flag_to_field(argv[i] + 2, name, sizeof(name));
 		if (str_eq(name, "limit")) {
-			*limit = strtol(argv[++i], NULL, 10);
+			char *end;
+			*limit = strtol(argv[++i], &end, 10);
+			if (!*argv[i] || *end || *limit < 1) {
+				usage_error("--limit: expected a positive integer, not \"%s\"", argv[i]);
+				return -EINVAL;
+			}
 			continue;
 		}
 		ev = httpc_escape(argv[++i]);

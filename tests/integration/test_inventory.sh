@@ -56,6 +56,8 @@ check_eq "page 3" "node5 null" "$(jq -r '[.items[].name] | join(" ")' <<<"$BODY"
 api_expect 400 invalid_parameter GET "/api/v1/nodes?limit=0"
 api_expect 400 invalid_parameter GET "/api/v1/nodes?limit=100000"
 check_eq "CLI --limit gives one page" "2" "$(bw -o json node list --limit 2 | jq length)"
+bw_rc 2 node list --limit none
+check_contains "node changes logged with the node as context" "node=node2 node node2 created by token admin" "$(cat "$T/daemon.log")"
 
 # Changes: PATCH only what is given.
 bw_rc 0 node set node1 --update-domain 7 --os-disk /dev/vda
