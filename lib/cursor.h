@@ -91,11 +91,16 @@ static inline int cursor_be32(struct cursor *c, uint32_t *ret)
 /*
  * A NUL-terminated string of at most max bytes (without the NUL) that must
  * end inside the buffer: *ret points into the buffer, *ret_len is its length.
+ * -EBADMSG if no NUL is left in the buffer, -EMSGSIZE if the string is longer
+ * than max.
  */
 static inline int cursor_cstring(struct cursor *c, size_t max, const char **ret, size_t *ret_len)
 {
-	const uint8_t *nul = memchr(c->p, 0, c->left);
+	const uint8_t *nul;
 	size_t n;
+	if (c->left == 0) /* also keeps memchr away from a NULL buffer */
+		return -EBADMSG;
+	nul = memchr(c->p, 0, c->left);
 	if (!nul)
 		return -EBADMSG;
 	n = (size_t)(nul - c->p);
@@ -125,6 +130,8 @@ static inline void wbuf_init(struct wbuf *w, void *buf, size_t cap)
 
 static inline void wbuf_bytes(struct wbuf *w, const void *data, size_t n)
 {
+	if (n == 0)
+		return;
 	if (w->overflow || w->cap - w->len < n) {
 		w->overflow = true;
 		return;

@@ -183,13 +183,17 @@ void evloop_timer_cancel(struct evloop *ev, uint64_t id)
 		}
 }
 
-/* Runs due timers; returns ms until the next one, or -1 if none. */
+/*
+ * Runs the timers due now that existed when the round began (a timer that
+ * re-arms itself at 0 ms waits for the next round, so I/O is not starved).
+ * Returns ms until the next one, or -1 if none.
+ */
 static int run_timers(struct evloop *ev)
 {
-	uint64_t now = evloop_now_ms(), next = UINT64_MAX;
+	uint64_t now = evloop_now_ms(), next = UINT64_MAX, first_new = ev->next_id;
 
 	for (size_t i = 0; i < ev->n_timers;) {
-		if (ev->timers[i].due <= now) {
+		if (ev->timers[i].due <= now && ev->timers[i].id < first_new) {
 			struct timer t = ev->timers[i];
 			ev->timers[i] = ev->timers[--ev->n_timers];
 			/* The callback may add or cancel timers: restart the scan. */
@@ -205,6 +209,8 @@ static int run_timers(struct evloop *ev)
 	}
 	if (next == UINT64_MAX)
 		return -1;
+	if (next <= now) /* due already: a timer armed during this round */
+		return 0;
 	return next - now > 60000 ? 60000 : (int)(next - now);
 }
 
@@ -212,7 +218,7 @@ int evloop_run(struct evloop *ev)
 {
 	struct epoll_event events[64];
 
-	ev->stop = false;
+	/* stop is not reset here: an evloop_stop before the loop runs still counts. */
 	while (!ev->stop) {
 		int timeout = run_timers(ev), n;
 		if (ev->stop)

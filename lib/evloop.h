@@ -22,7 +22,7 @@ void evloop_free(struct evloop *ev);
 
 /* Watches fd for events (EPOLLIN, EPOLLOUT...); fn is called on each. -EEXIST if watched. */
 int evloop_add_fd(struct evloop *ev, int fd, uint32_t events, evloop_io_fn fn, void *userdata);
-/* Stops watching fd; safe from inside its own callback. */
+/* Stops watching fd; safe from inside its own callback. Call it before closing fd. */
 int evloop_del_fd(struct evloop *ev, int fd);
 
 /* Calls fn once, ms milliseconds from now. Returns an id > 0, or 0 when out of memory. */
