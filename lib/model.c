@@ -22,6 +22,8 @@ static const char *const node_states[] = { "new",	  "provisioning", "active",
 					   "reimaging",	  "waiting_health", "rolled_back",
 					   "failed",	  "maintenance",  "quarantined",
 					   NULL };
+static const char *const slots[] = { "none", "a", "b", NULL };
+static const char *const lease_states[] = { "bound", "released", "declined", NULL };
 static const char *const bmc_drivers[] = { "none", "ipmi", "redfish", NULL };
 static const char *const roles[] = { "viewer", "operator", "admin", NULL };
 static const char *const formats[] = { "tar", "raw", NULL };
@@ -78,8 +80,16 @@ static const struct field node_fields[] = {
 	F(struct bw_node, os_disk, FT_DEVPATH, 0, .help = "OS disk, e.g. /dev/sda (empty: the agent finds it)"),
 	F(struct bw_node, data_disks, FT_DISKS, 0, .def_str = "[]",
 	  .help = "data disks, never written (comma separated)"),
+	F(struct bw_node, ip_address, FT_IPV4, 0,
+	  .help = "address reserved for it by the DHCP server (empty: one from the range)"),
+	F(struct bw_node, maintenance, FT_BOOL, 0, .def = false,
+	  .help = "boot from the local disk and leave it out of rollouts"),
 	F(struct bw_node, state, FT_ENUM, F_RO | F_LIST, .values = node_states, .def_str = "new",
 	  .help = "lifecycle state"),
+	F(struct bw_node, installed_image, FT_REF, F_RO, .ref = &model_image, .help = "image on its OS disk"),
+	F(struct bw_node, installed_version, FT_TEXT, F_RO, .help = "version on its OS disk"),
+	F(struct bw_node, active_slot, FT_ENUM, F_RO, .values = slots, .def_str = "none",
+	  .help = "OS slot it boots: a, b or none"),
 	TIMES(struct bw_node),
 };
 
@@ -151,6 +161,39 @@ static const struct field token_fields[] = {
 	TIMES(struct bw_token),
 };
 
+static const struct field discovered_fields[] = {
+	ID(struct bw_discovered),
+	F(struct bw_discovered, mac, FT_MAC, F_RO | F_LIST, .help = "MAC"),
+	F(struct bw_discovered, ip, FT_IPV4, F_RO | F_LIST, .help = "address it was given"),
+	F(struct bw_discovered, arch, FT_TEXT, F_RO | F_LIST, .help = "firmware: bios, uefi, uefi-http"),
+	F(struct bw_discovered, vendor_class, FT_TEXT, F_RO | F_LIST, .help = "DHCP vendor class"),
+	F(struct bw_discovered, uuid, FT_TEXT, F_RO, .help = "SMBIOS UUID from PXE"),
+	F(struct bw_discovered, hostname, FT_TEXT, F_RO, .help = "host name it asked for"),
+	F(struct bw_discovered, first_seen, FT_TIME, F_RO, .help = "first request"),
+	F(struct bw_discovered, last_seen, FT_TIME, F_RO | F_LIST, .help = "last request"),
+};
+
+static const struct field lease_fields[] = {
+	ID(struct bw_lease),
+	F(struct bw_lease, mac, FT_MAC, F_RO | F_LIST, .help = "client MAC"),
+	F(struct bw_lease, ip, FT_IPV4, F_RO | F_LIST, .help = "leased address"),
+	F(struct bw_lease, state, FT_ENUM, F_RO | F_LIST, .values = lease_states, .def_str = "bound",
+	  .help = "bound, released or declined"),
+	F(struct bw_lease, hostname, FT_TEXT, F_RO | F_LIST, .help = "host name the client gave"),
+	F(struct bw_lease, expires_at, FT_TIME, F_RO | F_LIST, .help = "end of the lease"),
+	F(struct bw_lease, updated_at, FT_TIME, F_RO, .help = "last change"),
+};
+
+static const struct field event_fields[] = {
+	ID(struct bw_event),
+	F(struct bw_event, node, FT_REF, F_RO, .ref = &model_node, .help = "node"),
+	F(struct bw_event, rollout_id, FT_INT, F_RO | F_NULLABLE | F_LIST, .min = 0, .max = INT64_MAX,
+	  .def = INT_NULL, .help = "rollout"),
+	F(struct bw_event, kind, FT_TEXT, F_RO | F_LIST, .help = "what happened"),
+	F(struct bw_event, message, FT_TEXT, F_RO | F_LIST, .help = "details"),
+	F(struct bw_event, ts, FT_TIME, F_RO | F_LIST, .help = "when"),
+};
+
 #define MODEL(var, nm, pl, st, flds, key_, parent_)                                                \
 	const struct model var = { .name = nm,                                                     \
 				   .plural = pl,                                                   \
@@ -169,10 +212,13 @@ MODEL(model_image, "image", "images", struct bw_image, image_fields, "name", NUL
 MODEL(model_image_version, "version", "image_versions", struct bw_image_version,
       image_version_fields, "version", "image");
 MODEL(model_token, "token", "tokens", struct bw_token, token_fields, "name", NULL);
+MODEL(model_discovered, "discovered", "discovered", struct bw_discovered, discovered_fields, "mac", NULL);
+MODEL(model_lease, "lease", "leases", struct bw_lease, lease_fields, "mac", NULL);
+MODEL(model_event, "event", "events", struct bw_event, event_fields, "id", NULL);
 
 const struct model *const models[] = {
 	&model_site, &model_zone,	   &model_rack,	 &model_image, &model_image_version,
-	&model_pool, &model_node,	   &model_token, NULL,
+	&model_pool, &model_node,	   &model_token, &model_discovered, &model_lease, &model_event, NULL,
 };
 
 const struct model *model_find(const char *name)

@@ -8,7 +8,8 @@
  *
  * Storage of each field type inside the struct (at .offset):
  *   FT_NAME, FT_TEXT, FT_MAC, FT_HOST, FT_DEVPATH, FT_ENUM, FT_VERSIONREF,
- *   FT_PROBE, FT_USER, FT_DISKS, FT_SHA256  char[.size] (FT_DISKS: a JSON array)
+ *   FT_PROBE, FT_USER, FT_DISKS, FT_SHA256,
+ *   FT_IPV4                                  char[.size] (FT_DISKS: a JSON array)
  *   FT_INT, FT_TIME                          int64_t (INT_NULL when null)
  *   FT_BOOL                                  bool
  *   FT_REF                                   int64_t id of the referenced row, 0 = none
@@ -39,6 +40,7 @@ enum field_type {
 	FT_USER,       /* BMC user name: printable, no spaces */
 	FT_DISKS,      /* list of device paths */
 	FT_SHA256,     /* 64 hex digits */
+	FT_IPV4,       /* dotted quad, or "" for none */
 	FT_INT,
 	FT_TIME, /* unix seconds; JSON RFC 3339 */
 	FT_BOOL,
@@ -131,7 +133,12 @@ struct bw_node {
 	bool bmc_insecure_tls;
 	char os_disk[256];
 	char data_disks[DISKS_LEN];
+	char ip_address[16];
+	bool maintenance;
 	char state[24];
+	int64_t installed_image;
+	char installed_version[VERSION_MAX_LEN + 1];
+	char active_slot[8];
 	int64_t created_at, updated_at;
 };
 
@@ -179,6 +186,39 @@ struct bw_token {
 	int64_t created_at, updated_at;
 };
 
+/* A machine seen on the provisioning network that is not enrolled. */
+struct bw_discovered {
+	int64_t id;
+	char mac[MAC_STR_LEN + 1];
+	char ip[16];
+	char arch[24];
+	char vendor_class[DESC_LEN];
+	char uuid[40];
+	char hostname[64];
+	int64_t first_seen, last_seen;
+};
+
+struct bw_lease {
+	int64_t id;
+	char mac[MAC_STR_LEN + 1];
+	char ip[16];
+	char state[12]; /* bound | released | declined */
+	char hostname[64];
+	int64_t expires_at;
+	int64_t updated_at;
+};
+
+struct bw_event {
+	int64_t id;
+	int64_t node;
+	int64_t rollout_id;
+	char kind[32];
+	char message[DESC_LEN];
+	int64_t ts;
+};
+
+extern const struct model model_discovered, model_lease, model_event;
+
 extern const struct model model_site, model_zone, model_rack, model_node, model_pool, model_image,
 	model_image_version, model_token;
 
@@ -195,7 +235,7 @@ static inline const void *field_cptr(const struct field *f, const void *obj)
 {
 	return (const char *)obj + f->offset;
 }
-static inline bool field_is_string(const struct field *f) { return f->type <= FT_SHA256; }
+static inline bool field_is_string(const struct field *f) { return f->type <= FT_IPV4; }
 
 /* Fills obj with the defaults of every field (strings "", ints def). */
 void model_init(const struct model *m, void *obj);

@@ -120,7 +120,46 @@ static const char schema_v1[] =
 	" message TEXT NOT NULL);"
 	"CREATE INDEX events_node ON events(node_id, id);";
 
+/* Boot services: DHCP leases and reservations, discovered machines, agent tokens. */
+static const char schema_v2[] =
+	"ALTER TABLE nodes ADD COLUMN ip_address TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN installed_image_id INTEGER REFERENCES images(id);"
+	"ALTER TABLE nodes ADD COLUMN installed_version TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN active_slot TEXT NOT NULL DEFAULT 'none';"
+	"CREATE UNIQUE INDEX nodes_ip ON nodes(ip_address) WHERE ip_address != '';"
+
+	"CREATE TABLE leases ("
+	" id INTEGER PRIMARY KEY,"
+	" mac TEXT NOT NULL UNIQUE,"
+	" ip TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL,"
+	" hostname TEXT NOT NULL DEFAULT '',"
+	" expires_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+
+	"CREATE TABLE discovered ("
+	" id INTEGER PRIMARY KEY,"
+	" mac TEXT NOT NULL UNIQUE,"
+	" ip TEXT NOT NULL DEFAULT '',"
+	" arch TEXT NOT NULL DEFAULT '',"
+	" vendor_class TEXT NOT NULL DEFAULT '',"
+	" uuid TEXT NOT NULL DEFAULT '',"
+	" hostname TEXT NOT NULL DEFAULT '',"
+	" first_seen INTEGER NOT NULL,"
+	" last_seen INTEGER NOT NULL);"
+
+	"CREATE TABLE agent_tokens ("
+	" id INTEGER PRIMARY KEY,"
+	" node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+	" hash BLOB NOT NULL UNIQUE,"
+	" purpose TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" used_at INTEGER);";
+
 const char *const store_migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 const int store_n_migrations = (int)ARRAY_SIZE(store_migrations);

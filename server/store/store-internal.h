@@ -20,6 +20,21 @@ struct store {
 extern const char *const store_migrations[];
 extern const int store_n_migrations;
 
+/* One locked, timed store operation (latency metrics): begin ... end. */
+struct op {
+	struct store *s;
+	struct timespec t0;
+	int write;
+};
+struct op store_op_begin(struct store *s, int write);
+/* Records the latency, unlocks and returns r. */
+int store_op_end(struct op *o, int r);
+/* Maps a failed SQLite step to -EEXIST/-EBUSY/-EIO, filling err. */
+int store_sql_fail(struct store *s, int rc, struct store_err *err);
+int store_exec(struct store *s, const char *sql, struct store_err *err);
+/* Steps a statement that returns no rows, and finalizes it. */
+int store_step_done(struct store *s, sqlite3_stmt *st, struct store_err *err);
+
 /* SQL column of a field (see lib/model.h) into buf. */
 void store_column_name(const struct field *f, char *buf, size_t size);
 

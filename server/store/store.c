@@ -19,13 +19,7 @@ static int64_t clock_now(void) { return (int64_t)time(NULL); }
 
 /* ---- locking and latency ---- */
 
-struct op {
-	struct store *s;
-	struct timespec t0;
-	int write;
-};
-
-static struct op op_begin(struct store *s, int write)
+struct op store_op_begin(struct store *s, int write)
 {
 	struct op o = { .s = s, .write = write };
 	pthread_mutex_lock(&s->lock);
@@ -33,7 +27,7 @@ static struct op op_begin(struct store *s, int write)
 	return o;
 }
 
-static int op_end(struct op *o, int r)
+int store_op_end(struct op *o, int r)
 {
 	struct timespec t1;
 	struct store_stats *st = &o->s->stats;
@@ -81,7 +75,7 @@ static void err_set(struct store_err *err, const char *field, const char *fmt, .
  * "UNIQUE constraint failed: nodes.mac" (or "t.a, t.b" for a composite key):
  * the last column, without a reference's "_id", is the field at fault.
  */
-static int sql_fail(struct store *s, int rc, struct store_err *err)
+int store_sql_fail(struct store *s, int rc, struct store_err *err)
 {
 	const char *msg = sqlite3_errmsg(s->db);
 
@@ -153,7 +147,7 @@ static int prepare(struct store *s, const struct sqlbuf *b, sqlite3_stmt **ret, 
 {
 	int rc = sqlite3_prepare_v2(s->db, b->s, (int)b->n, ret, NULL);
 	if (rc != SQLITE_OK)
-		return sql_fail(s, rc, err);
+		return store_sql_fail(s, rc, err);
 	return 0;
 }
 
@@ -256,7 +250,7 @@ static void set_time(const struct model *m, void *obj, const char *name, int64_t
 
 /* ---- open, migrate, close ---- */
 
-static int exec(struct store *s, const char *sql, struct store_err *err)
+int store_exec(struct store *s, const char *sql, struct store_err *err)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
@@ -307,12 +301,12 @@ static int migrate(struct store *s, struct store_err *err)
 	for (; v < store_n_migrations; v++) {
 		char bump[64];
 		int r;
-		if ((r = exec(s, "BEGIN IMMEDIATE", err)) < 0)
+		if ((r = store_exec(s, "BEGIN IMMEDIATE", err)) < 0)
 			return r;
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
-		if ((r = exec(s, store_migrations[v], err)) < 0 || (r = exec(s, bump, err)) < 0 ||
-		    (r = exec(s, "COMMIT", err)) < 0) {
-			exec(s, "ROLLBACK", NULL);
+		if ((r = store_exec(s, store_migrations[v], err)) < 0 || (r = store_exec(s, bump, err)) < 0 ||
+		    (r = store_exec(s, "COMMIT", err)) < 0) {
+			store_exec(s, "ROLLBACK", NULL);
 			return r;
 		}
 		log_info("store: migrated schema to version %d", v + 1);
@@ -364,7 +358,7 @@ int store_open(const char *path, struct store **ret, struct store_err *err)
 		store_close(s);
 		return -EIO;
 	}
-	if ((r = exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", err)) < 0 ||
+	if ((r = store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", err)) < 0 ||
 	    (r = migrate(s, err)) < 0) {
 		store_close(s);
 		return r;
@@ -386,9 +380,9 @@ void store_close(struct store *s)
 int store_schema_version(struct store *s)
 {
 	int v = -1;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	pragma_int(s, "PRAGMA user_version", &v);
-	op_end(&o, 0);
+	store_op_end(&o, 0);
 	return v;
 }
 
@@ -397,11 +391,11 @@ int store_schema_latest(void) { return store_n_migrations; }
 /* ---- generic rows ---- */
 
 /* Runs a prepared statement that returns no rows. Finalizes it. */
-static int step_done(struct store *s, sqlite3_stmt *st, struct store_err *err)
+int store_step_done(struct store *s, sqlite3_stmt *st, struct store_err *err)
 {
 	int rc = sqlite3_step(st), r = 0;
 	if (rc != SQLITE_DONE)
-		r = sql_fail(s, rc, err);
+		r = store_sql_fail(s, rc, err);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -432,15 +426,15 @@ static int insert_row(struct store *s, const struct model *m, void *obj, const u
 		bind_field(st, (int)i, &m->fields[i], obj);
 	if (hash)
 		sqlite3_bind_blob(st, (int)m->n_fields, hash, 32, SQLITE_TRANSIENT);
-	if ((r = step_done(s, st, err)) == 0)
+	if ((r = store_step_done(s, st, err)) == 0)
 		*obj_id(obj) = sqlite3_last_insert_rowid(s->db);
 	return r;
 }
 
 int store_insert(struct store *s, const struct model *m, void *obj, struct store_err *err)
 {
-	struct op o = op_begin(s, 1);
-	return op_end(&o, insert_row(s, m, obj, NULL, err));
+	struct op o = store_op_begin(s, 1);
+	return store_op_end(&o, insert_row(s, m, obj, NULL, err));
 }
 
 /* One row by "WHERE <where>" with the given binds (ints or text). */
@@ -466,48 +460,48 @@ static int get_where(struct store *s, const struct model *m, const char *where, 
 	} else if (rc == SQLITE_DONE)
 		r = -ENOENT;
 	else
-		r = sql_fail(s, rc, NULL);
+		r = store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
 	return r;
 }
 
 int store_get(struct store *s, const struct model *m, int64_t id, void *ret)
 {
-	struct op o = op_begin(s, 0);
-	return op_end(&o, get_where(s, m, "id = ?1", id, NULL, ret));
+	struct op o = store_op_begin(s, 0);
+	return store_op_end(&o, get_where(s, m, "id = ?1", id, NULL, ret));
 }
 
 int store_get_by_key(struct store *s, const struct model *m, int64_t parent, const char *key, void *ret)
 {
 	char where[160];
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 
 	if (m->parent)
 		snprintf(where, sizeof(where), "%s_id = ?1 AND %s = ?2", m->parent, m->key);
 	else
 		snprintf(where, sizeof(where), "?1 = ?1 AND %s = ?2", m->key);
-	return op_end(&o, get_where(s, m, where, parent, key, ret));
+	return store_op_end(&o, get_where(s, m, where, parent, key, ret));
 }
 
 int store_key_of(struct store *s, const struct model *m, int64_t id, char *buf, size_t size)
 {
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	int r, rc;
 
 	sb_add(&b, "SELECT %s FROM %s WHERE id = ?1", m->key, m->plural);
 	if ((r = prepare(s, &b, &st, NULL)) < 0)
-		return op_end(&o, r);
+		return store_op_end(&o, r);
 	sqlite3_bind_int64(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
 		r = 0;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, NULL);
+		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 int store_list(struct store *s, const struct model *m, const struct store_filter *filters,
@@ -517,13 +511,13 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
 	_cleanup_free_ void *row = NULL;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	char col[80];
 	int r, rc, n = 0;
 
 	row = malloc(m->size);
 	if (!row)
-		return op_end(&o, -ENOMEM);
+		return store_op_end(&o, -ENOMEM);
 	sb_add(&b, "SELECT ");
 	sb_columns(&b, m);
 	sb_add(&b, " FROM %s WHERE id > ?", m->plural);
@@ -535,7 +529,7 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 	if (limit > 0)
 		sb_add(&b, " LIMIT %lld", (long long)limit + 1);
 	if ((r = prepare(s, &b, &st, NULL)) < 0)
-		return op_end(&o, r);
+		return store_op_end(&o, r);
 	sqlite3_bind_int64(st, 1, after);
 	for (size_t i = 0; i < n_filters; i++) {
 		const struct store_filter *f = &filters[i];
@@ -562,9 +556,9 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = sql_fail(s, rc, NULL);
+		r = store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 int store_update(struct store *s, const struct model *m, void *obj, const bool *mask,
@@ -572,7 +566,7 @@ int store_update(struct store *s, const struct model *m, void *obj, const bool *
 {
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 1);
+	struct op o = store_op_begin(s, 1);
 	const struct field *upd = model_field(m, "updated_at");
 	char col[80];
 	int r, idx = 1, nset = 0;
@@ -589,7 +583,7 @@ int store_update(struct store *s, const struct model *m, void *obj, const bool *
 	}
 	sb_add(&b, " WHERE id = ?");
 	if ((r = prepare(s, &b, &st, err)) < 0)
-		return op_end(&o, r);
+		return store_op_end(&o, r);
 	for (size_t i = 1; i < m->n_fields; i++) {
 		const struct field *f = &m->fields[i];
 		bool on = mask ? mask[i] : !(f->flags & F_RO);
@@ -597,25 +591,25 @@ int store_update(struct store *s, const struct model *m, void *obj, const bool *
 			bind_field(st, idx++, f, obj);
 	}
 	sqlite3_bind_int64(st, idx, *obj_id(obj));
-	if ((r = step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
 		r = -ENOENT;
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 int store_delete(struct store *s, const struct model *m, int64_t id, struct store_err *err)
 {
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 1);
+	struct op o = store_op_begin(s, 1);
 	int r;
 
 	sb_add(&b, "DELETE FROM %s WHERE id = ?", m->plural);
 	if ((r = prepare(s, &b, &st, err)) < 0)
-		return op_end(&o, r);
+		return store_op_end(&o, r);
 	sqlite3_bind_int64(st, 1, id);
-	if ((r = step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
 		r = -ENOENT;
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 /* ---- tokens ---- */
@@ -623,31 +617,31 @@ int store_delete(struct store *s, const struct model *m, int64_t id, struct stor
 int store_token_create(struct store *s, struct bw_token *tok, const uint8_t hash[32],
 		       struct store_err *err)
 {
-	struct op o = op_begin(s, 1);
-	return op_end(&o, insert_row(s, &model_token, tok, hash, err));
+	struct op o = store_op_begin(s, 1);
+	return store_op_end(&o, insert_row(s, &model_token, tok, hash, err));
 }
 
 int store_token_by_hash(struct store *s, const uint8_t hash[32], struct bw_token *ret)
 {
 	struct sqlbuf b = { .n = 0 };
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	int r, rc;
 
 	sb_add(&b, "SELECT ");
 	sb_columns(&b, &model_token);
 	sb_add(&b, " FROM tokens WHERE hash = ?");
 	if ((r = prepare(s, &b, &st, NULL)) < 0)
-		return op_end(&o, r);
+		return store_op_end(&o, r);
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		read_row(st, &model_token, ret);
 		r = 0;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, NULL);
+		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 int store_token_touch(struct store *s, const struct bw_token *tok)
@@ -659,14 +653,14 @@ int store_token_touch(struct store *s, const struct bw_token *tok)
 
 	if (tok->last_used_at && now - tok->last_used_at < 60)
 		return 0;
-	o = op_begin(s, 1);
+	o = store_op_begin(s, 1);
 	if (sqlite3_prepare_v2(s->db, "UPDATE tokens SET last_used_at = ?1 WHERE id = ?2", -1, &st,
 			       NULL) != SQLITE_OK)
-		return op_end(&o, sql_fail(s, SQLITE_ERROR, NULL));
+		return store_op_end(&o, store_sql_fail(s, SQLITE_ERROR, NULL));
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, tok->id);
-	r = step_done(s, st, NULL);
-	return op_end(&o, r);
+	r = store_step_done(s, st, NULL);
+	return store_op_end(&o, r);
 }
 
 static int count_query(struct store *s, const char *sql, int64_t *ret)
@@ -674,7 +668,7 @@ static int count_query(struct store *s, const char *sql, int64_t *ret)
 	sqlite3_stmt *st;
 	int r = -EIO;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return sql_fail(s, SQLITE_ERROR, NULL);
+		return store_sql_fail(s, SQLITE_ERROR, NULL);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*ret = sqlite3_column_int64(st, 0);
 		r = 0;
@@ -685,8 +679,8 @@ static int count_query(struct store *s, const char *sql, int64_t *ret)
 
 int store_token_count(struct store *s, int64_t *ret)
 {
-	struct op o = op_begin(s, 0);
-	return op_end(&o, count_query(s, "SELECT count(*) FROM tokens", ret));
+	struct op o = store_op_begin(s, 0);
+	return store_op_end(&o, count_query(s, "SELECT count(*) FROM tokens", ret));
 }
 
 /* ---- image versions ---- */
@@ -694,29 +688,29 @@ int store_token_count(struct store *s, int64_t *ret)
 int store_version_publish(struct store *s, struct bw_image_version *v, int (*commit)(void *userdata),
 			  void *userdata, struct store_err *err)
 {
-	struct op o = op_begin(s, 1);
+	struct op o = store_op_begin(s, 1);
 	int r;
 
-	if ((r = exec(s, "BEGIN IMMEDIATE", err)) < 0)
-		return op_end(&o, r);
+	if ((r = store_exec(s, "BEGIN IMMEDIATE", err)) < 0)
+		return store_op_end(&o, r);
 	if ((r = insert_row(s, &model_image_version, v, NULL, err)) < 0)
 		goto rollback;
 	if ((r = commit(userdata)) < 0) {
 		err_set(err, "", "publishing the artifact failed: %s", strerror(-r));
 		goto rollback;
 	}
-	if ((r = exec(s, "COMMIT", err)) < 0)
+	if ((r = store_exec(s, "COMMIT", err)) < 0)
 		goto rollback;
-	return op_end(&o, 0);
+	return store_op_end(&o, 0);
 rollback:
-	exec(s, "ROLLBACK", NULL);
-	return op_end(&o, r);
+	store_exec(s, "ROLLBACK", NULL);
+	return store_op_end(&o, r);
 }
 
 int store_version_latest(struct store *s, int64_t image_id, struct bw_image_version *ret)
 {
-	struct op o = op_begin(s, 0);
-	return op_end(&o, get_where(s, &model_image_version,
+	struct op o = store_op_begin(s, 0);
+	return store_op_end(&o, get_where(s, &model_image_version,
 				    "image_id = ?1 AND exclude_from_latest = 0"
 				    " ORDER BY version COLLATE version DESC LIMIT 1",
 				    image_id, NULL, ret));
@@ -726,14 +720,14 @@ int store_version_pinned_by(struct store *s, int64_t image_id, const char *versi
 			    size_t size)
 {
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	int r, rc;
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT name FROM pools WHERE image_id = ?1 AND image_version = ?2"
 			       " ORDER BY id LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
-		return op_end(&o, sql_fail(s, SQLITE_ERROR, NULL));
+		return store_op_end(&o, store_sql_fail(s, SQLITE_ERROR, NULL));
 	sqlite3_bind_int64(st, 1, image_id);
 	sqlite3_bind_text(st, 2, version, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
@@ -741,9 +735,9 @@ int store_version_pinned_by(struct store *s, int64_t image_id, const char *versi
 		snprintf(pool, size, "%s", (const char *)sqlite3_column_text(st, 0));
 		r = 0;
 	} else
-		r = rc == SQLITE_DONE ? -ENOENT : sql_fail(s, rc, NULL);
+		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
-	return op_end(&o, r);
+	return store_op_end(&o, r);
 }
 
 /* ---- metrics ---- */
@@ -751,14 +745,14 @@ int store_version_pinned_by(struct store *s, int64_t image_id, const char *versi
 int store_count_nodes_by_state(struct store *s, store_count_cb cb, void *userdata)
 {
 	sqlite3_stmt *st;
-	struct op o = op_begin(s, 0);
+	struct op o = store_op_begin(s, 0);
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM nodes GROUP BY state ORDER BY state",
 			       -1, &st, NULL) != SQLITE_OK)
-		return op_end(&o, sql_fail(s, SQLITE_ERROR, NULL));
+		return store_op_end(&o, store_sql_fail(s, SQLITE_ERROR, NULL));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb((const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1), userdata);
 	sqlite3_finalize(st);
-	return op_end(&o, rc == SQLITE_DONE ? 0 : -EIO);
+	return store_op_end(&o, rc == SQLITE_DONE ? 0 : -EIO);
 }

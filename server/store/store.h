@@ -133,3 +133,44 @@ struct store_stats {
 void store_get_stats(struct store *s, struct store_stats *ret);
 
 #endif
+
+/* ---- Boot services (store_boot.c) ---- */
+
+/*
+ * A transaction spanning several calls of this thread (the DHCP server's
+ * group commit: many leases, one fsync). Other threads wait until commit.
+ */
+int store_tx_begin(struct store *s);
+/* Commits; on failure rolls back and returns -EIO. Ends the transaction either way. */
+int store_tx_commit(struct store *s);
+void store_tx_rollback(struct store *s);
+
+/* Inserts or replaces the lease of l->mac; a lease of another MAC on l->ip is dropped. */
+int store_lease_put(struct store *s, const struct bw_lease *l);
+/* Inserts or refreshes a discovered machine (first_seen is kept). */
+int store_discovered_put(struct store *s, const struct bw_discovered *d);
+int store_discovered_forget(struct store *s, const char *mac);
+/* The enrolled node with this MAC; -ENOENT if none. */
+int store_node_by_mac(struct store *s, const char *mac, struct bw_node *ret);
+/* Calls cb(ip, mac) for every node with a reserved address (cb must not call the store). */
+int store_reserved_ips(struct store *s, void (*cb)(const char *ip, const char *mac, void *userdata),
+		       void *userdata);
+/* Sets a node's lifecycle state (read-only to the API). */
+int store_node_set_state(struct store *s, int64_t node_id, const char *state);
+
+/* Appends to a node's history. */
+int store_event_add(struct store *s, int64_t node_id, int64_t rollout_id, const char *kind,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * One-time agent tokens: only the hash is kept. Adding one for a node and
+ * purpose drops its earlier ones of that purpose.
+ */
+int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, const uint8_t hash[32],
+			  int64_t expires_at);
+/*
+ * Checks a token hash for node_id and purpose, unexpired, and records its
+ * first use. A token serves one boot of the agent (one task): minting the
+ * next one replaces it. -EACCES if it is not valid.
+ */
+int store_agent_token_use(struct store *s, const uint8_t hash[32], int64_t node_id, const char *purpose);

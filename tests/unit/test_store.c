@@ -262,9 +262,45 @@ static void test_open_refuses_newer_schema(void **state)
 	sqlite3_close(db);
 	/* Put it back so that teardown has a store to close. */
 	db = raw_open(f->path);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	{
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", store_schema_latest());
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->path, &f->s, &err), 0);
+}
+
+/* A database left by the first release migrates forward with its rows. */
+static void test_migrates_old_schema_with_data(void **state)
+{
+	struct store_fx *f = *state;
+	struct store_err err = { .field = "", .message = "" };
+	struct bw_node n;
+	char path[192];
+	struct store *s2 = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/old.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, store_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA user_version = 1;"
+				      "INSERT INTO nodes (name, mac, update_domain, bmc_driver, bmc_insecure_tls,"
+				      " state, created_at, updated_at) VALUES ('old', '52:54:00:00:00:99', 3,"
+				      " 'none', 0, 'active', 1, 1)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(path, &s2, &err), 0);
+	assert_int_equal(store_schema_version(s2), store_schema_latest());
+	assert_int_equal(store_get_by_key(s2, &model_node, 0, "old", &n), 0);
+	assert_string_equal(n.mac, "52:54:00:00:00:99");
+	assert_int_equal(n.update_domain, 3);
+	assert_string_equal(n.state, "active");
+	assert_string_equal(n.ip_address, "");
+	assert_string_equal(n.active_slot, "none");
+	store_close(s2);
 }
 
 static void test_open_bad_path(void **state)
@@ -1104,6 +1140,7 @@ int main(void)
 		T(test_reopen_keeps_data),
 		T(test_open_refuses_newer_schema),
 		T(test_open_bad_path),
+		T(test_migrates_old_schema_with_data),
 		T(test_every_field_has_a_column),
 		T(test_column_names),
 		T(test_site_crud),

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Store queries of the boot services and the agent: see store.h. */
+#include <stdarg.h>
+
+#include "store-internal.h"
+
+int store_tx_begin(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (store_exec(s, "BEGIN IMMEDIATE", NULL) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_tx_commit(struct store *s)
+{
+	struct op o = store_op_begin(s, 1); /* one write "operation": the commit and its fsync */
+	int r = store_exec(s, "COMMIT", NULL);
+	if (r < 0)
+		store_exec(s, "ROLLBACK", NULL);
+	store_op_end(&o, r);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void store_tx_rollback(struct store *s)
+{
+	store_exec(s, "ROLLBACK", NULL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Prepares sql, binds text/int64 values described by fmt ('t' text, 'i' int64), steps it. */
+static int run(struct store *s, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+		return store_sql_fail(s, rc, NULL);
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 't')
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else if (fmt[i] == 'b') {
+			const void *p = va_arg(ap, const void *);
+			sqlite3_bind_blob(st, i + 1, p, 32, SQLITE_TRANSIENT);
+		} else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	return store_step_done(s, st, NULL);
+}
+
+int store_lease_put(struct store *s, const struct bw_lease *l)
+{
+	struct op o = store_op_begin(s, 1);
+	int r = run(s, "DELETE FROM leases WHERE ip = ?1 AND mac != ?2", "tt", l->ip, l->mac);
+	if (r == 0)
+		r = run(s,
+			"INSERT INTO leases (mac, ip, state, hostname, expires_at, updated_at)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip,"
+			" state = excluded.state, hostname = excluded.hostname,"
+			" expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+			"ttttii", l->mac, l->ip, l->state, l->hostname, l->expires_at, s->now());
+	return store_op_end(&o, r);
+}
+
+int store_discovered_put(struct store *s, const struct bw_discovered *d)
+{
+	struct op o = store_op_begin(s, 1);
+	int64_t now = s->now();
+	int r = run(s,
+		    "INSERT INTO discovered (mac, ip, arch, vendor_class, uuid, hostname, first_seen, last_seen)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT(mac) DO UPDATE SET"
+		    " ip = CASE WHEN excluded.ip != '' THEN excluded.ip ELSE ip END,"
+		    " arch = CASE WHEN excluded.arch != '' THEN excluded.arch ELSE arch END,"
+		    " vendor_class = CASE WHEN excluded.vendor_class != '' THEN excluded.vendor_class"
+		    " ELSE vendor_class END,"
+		    " uuid = CASE WHEN excluded.uuid != '' THEN excluded.uuid ELSE uuid END,"
+		    " hostname = CASE WHEN excluded.hostname != '' THEN excluded.hostname ELSE hostname END,"
+		    " last_seen = excluded.last_seen",
+		    "tttttti", d->mac, d->ip, d->arch, d->vendor_class, d->uuid, d->hostname, now);
+	return store_op_end(&o, r);
+}
+
+int store_discovered_forget(struct store *s, const char *mac)
+{
+	struct op o = store_op_begin(s, 1);
+	return store_op_end(&o, run(s, "DELETE FROM discovered WHERE mac = ?1", "t", mac));
+}
+
+static int copy_one(const void *obj, void *ud)
+{
+	memcpy(ud, obj, sizeof(struct bw_node));
+	return 1;
+}
+
+int store_node_by_mac(struct store *s, const char *mac, struct bw_node *ret)
+{
+	struct store_filter f = { .field = model_field(&model_node, "mac"), .sval = mac };
+	int r = store_list(s, &model_node, &f, 1, 0, 1, copy_one, ret, NULL);
+	return r == 1 ? 0 : r < 0 ? r : -ENOENT;
+}
+
+int store_reserved_ips(struct store *s, void (*cb)(const char *ip, const char *mac, void *userdata),
+		       void *userdata)
+{
+	sqlite3_stmt *st;
+	struct op o = store_op_begin(s, 0);
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(s->db, "SELECT ip_address, mac FROM nodes WHERE ip_address != ''", -1, &st,
+				     NULL)) != SQLITE_OK)
+		return store_op_end(&o, store_sql_fail(s, rc, NULL));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), userdata);
+	sqlite3_finalize(st);
+	return store_op_end(&o, rc == SQLITE_DONE ? 0 : -EIO);
+}
+
+int store_node_set_state(struct store *s, int64_t node_id, const char *state)
+{
+	struct op o = store_op_begin(s, 1);
+	int r = run(s, "UPDATE nodes SET state = ?1, updated_at = ?2 WHERE id = ?3", "tii", state, s->now(),
+		    node_id);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return store_op_end(&o, r);
+}
+
+int store_event_add(struct store *s, int64_t node_id, int64_t rollout_id, const char *kind, const char *fmt, ...)
+{
+	char msg[DESC_LEN];
+	sqlite3_stmt *st;
+	va_list ap;
+	struct op o;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = store_op_begin(s, 1);
+	if ((rc = sqlite3_prepare_v2(s->db,
+				     "INSERT INTO events (ts, node_id, rollout_id, kind, message)"
+				     " VALUES (?1, ?2, ?3, ?4, ?5)",
+				     -1, &st, NULL)) != SQLITE_OK)
+		return store_op_end(&o, store_sql_fail(s, rc, NULL));
+	sqlite3_bind_int64(st, 1, s->now());
+	if (node_id)
+		sqlite3_bind_int64(st, 2, node_id);
+	if (rollout_id)
+		sqlite3_bind_int64(st, 3, rollout_id);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, msg, -1, SQLITE_TRANSIENT);
+	return store_op_end(&o, store_step_done(s, st, NULL));
+}
+
+int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, const uint8_t hash[32],
+			  int64_t expires_at)
+{
+	struct op o = store_op_begin(s, 1);
+	int r = store_exec(s, "SAVEPOINT agent_token", NULL);
+	if (r == 0)
+		r = run(s, "DELETE FROM agent_tokens WHERE node_id = ?1 AND purpose = ?2", "it", node_id, purpose);
+	if (r == 0)
+		r = run(s,
+			"INSERT INTO agent_tokens (node_id, hash, purpose, created_at, expires_at)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)",
+			"ibtii", node_id, hash, purpose, s->now(), expires_at);
+	store_exec(s, r == 0 ? "RELEASE agent_token" : "ROLLBACK TO agent_token; RELEASE agent_token", NULL);
+	return store_op_end(&o, r);
+}
+
+int store_agent_token_use(struct store *s, const uint8_t hash[32], int64_t node_id, const char *purpose)
+{
+	struct op o = store_op_begin(s, 1);
+	int r = run(s,
+		    "UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2 AND node_id = ?3"
+		    " AND purpose = ?4 AND expires_at > ?1",
+		    "ibit", s->now(), hash, node_id, purpose);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -EACCES;
+	return store_op_end(&o, r);
+}
