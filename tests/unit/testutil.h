@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fsutil.h"
 #include "store.h"
@@ -60,6 +61,31 @@ static inline int store_fx_teardown(void **state)
 	store_close(f->s);
 	rm_rf(f->dir);
 	free(f);
+	return 0;
+}
+
+/*
+ * A heap copy of exactly len bytes of the packet under test, so that ASan
+ * catches a parser reading one byte too far. Freed by the next call and by
+ * heap_copy_teardown.
+ */
+static uint8_t *heap_copy_buf;
+
+static inline const uint8_t *heap_copy(const uint8_t *b, size_t len)
+{
+	free(heap_copy_buf);
+	heap_copy_buf = malloc(len ? len : 1);
+	assert_non_null(heap_copy_buf);
+	if (len)
+		memcpy(heap_copy_buf, b, len);
+	return heap_copy_buf;
+}
+
+static inline int heap_copy_teardown(void **state)
+{
+	(void)state;
+	free(heap_copy_buf);
+	heap_copy_buf = NULL;
 	return 0;
 }
 
