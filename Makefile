@@ -14,7 +14,7 @@ CC ?= gcc
 PKG_CONFIG ?= pkg-config
 BUILD := build
 
-PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih
+PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0
 
 # Library flags come from pkg-config once the Debian packages are in: the
 # rule below installs them (idempotently) and records the flags, and make
@@ -31,17 +31,20 @@ $(BUILD)/config.mk: Makefile scripts/setup-deps
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
 BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
-	-Ilib -Iserver -Iserver/store -Iserver/api -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
+	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
-SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c)
+SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c)
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)
 AGENT_SRCS := $(wildcard imaging/agent/*.c)
 AGENT_LIB_SRCS := $(filter-out imaging/agent/main.c,$(AGENT_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FIRMWARE := $(BUILD)/firmware
+PAYLOAD := $(BUILD)/rootfs/initrd.gz
 
 .PHONY: all check demo clean
 all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent
@@ -84,16 +87,33 @@ $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/obj/tests/unit/%.o $(BUILD)/$(1)/libbwserve
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
 
+# Test programs: a TFTP daemon around the server module, a raw UDP client,
+# and the fuzz targets linked with a driver that replays their corpus.
+$(BUILD)/$(1)/tests/tftpd_test: $(BUILD)/$(1)/obj/tests/tftp/tftpd_test.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
+$(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
+
+$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
+$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend $(FUZZ_NAMES))
 
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
-build-$(1): $$($(1)_BINS) $$($(1)_UNITS)
+build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
 
 unit-$(1): build-$(1)
 	@set -e; for t in $$($(1)_UNITS); do echo "== unit ($(1)): $$$${t##*/}"; $$$$t; done
+	@set -e; for n in $(FUZZ_NAMES:fuzz_%=%); do echo "== fuzz corpus replay ($(1)): $$$$n"; \
+		$(BUILD)/$(1)/tests/fuzz_$$$$n tests/fuzz/corpus/$$$$n; done
 
-integration-$(1): build-$(1) | deps-test
+integration-$(1): build-$(1) $(FIRMWARE)/.stamp $(PAYLOAD) | deps-test
 	tests/integration/run $(BUILD)/$(1)/bin
 
 check-$(1): unit-$(1) integration-$(1)
@@ -107,6 +127,20 @@ endef
 SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 $(eval $(call VARIANT,release,-O2))
 $(eval $(call VARIANT,asan,$(SAN)))
+
+# What booting machines are served: iPXE binaries and script templates.
+$(FIRMWARE)/.stamp: firmware/collect $(wildcard firmware/templates/*.ipxe) $(BUILD)/config.mk
+	firmware/collect $(FIRMWARE)
+	@touch $@
+all: $(FIRMWARE)/.stamp
+
+# The boot payload of the tests: a Debian kernel (downloaded, not installed)
+# and the ramdisk of rootfs/ (rootfs/README.md).
+$(PAYLOAD): rootfs/build-initrd rootfs/fetch-kernel $(wildcard rootfs/initrd/*) | deps-test
+	rootfs/fetch-kernel $(BUILD)/rootfs/cache >/dev/null
+	rootfs/build-initrd $(BUILD)/rootfs/cache/modules $@
+.PHONY: payload
+payload: $(PAYLOAD)
 
 # The release binaries are what operators run: expose them at build/bin.
 $(BUILD)/bin/%: $(BUILD)/release/bin/%

@@ -2,6 +2,7 @@
 /* bootwaved's configuration: see config.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -11,7 +12,7 @@
 
 #include "util.h"
 
-enum key_type { K_STR, K_PATH, K_INT, K_SIZE, K_BOOL, K_LISTEN, K_LOGLEVEL };
+enum key_type { K_STR, K_OPTSTR, K_PATH, K_INT, K_SIZE, K_BOOL, K_LISTEN, K_LOGLEVEL, K_IPV4, K_RANGE, K_IPV4LIST, K_CHOICE, K_FILENAME };
 
 struct key {
 	const char *section, *name;
@@ -42,6 +43,36 @@ static const struct key keys[] = {
 	  "key sealing BMC passwords (created 0600 at first start)"),
 	K("auth", "admin_token_file", K_PATH, admin_token_file, 0, 0, "admin.token",
 	  "where the first admin token is written (0600)"),
+	K("boot", "interface", K_OPTSTR, boot_interface, 0, 0, "",
+	  "provisioning interface for DHCP and TFTP (empty: no boot services)"),
+	K("boot", "http_url", K_OPTSTR, boot_http_url, 0, 0, "",
+	  "URL nodes reach bootwaved at (empty: http://<interface address>:<api port>)"),
+	K("boot", "firmware_dir", K_PATH, firmware_dir, 0, 0, "/usr/share/bootwave/firmware",
+	  "iPXE binaries (TFTP root) and templates/"),
+	K("boot", "agent_kernel", K_PATH, agent_kernel, 0, 0, "/usr/share/bootwave/agent/vmlinuz",
+	  "kernel of the reimage agent"),
+	K("boot", "agent_initrd", K_PATH, agent_initrd, 0, 0, "/usr/share/bootwave/agent/initrd.gz",
+	  "initrd of the reimage agent"),
+	K("boot", "kernel_cmdline", K_OPTSTR, kernel_cmdline, 0, 0, "console=tty0 console=ttyS0,115200",
+	  "extra kernel command line for the agent and the installed OS"),
+	K("boot", "retry", K_INT, boot_retry, 1, 3600, "30", "seconds between two asks of a waiting machine"),
+	K("dhcp", "mode", K_CHOICE, dhcp_mode, 0, 0, "server",
+	  "server (addresses and boot), proxy (boot only, beside another DHCP server) or off"),
+	K("dhcp", "range", K_RANGE, dhcp_range, 0, 0, "", "dynamic addresses, FIRST-LAST (server mode)"),
+	K("dhcp", "lease_time", K_INT, dhcp_lease_time, 60, 604800, "3600", "lease length in seconds"),
+	K("dhcp", "router", K_IPV4, dhcp_router, 0, 0, "", "default gateway handed out (empty: none)"),
+	K("dhcp", "dns", K_IPV4LIST, dhcp_dns, 0, 0, "", "DNS servers handed out, at most two, comma separated"),
+	K("dhcp", "bios_file", K_FILENAME, dhcp_bios_file, 0, 0, "undionly.kpxe", "TFTP file for BIOS PXE"),
+	K("dhcp", "uefi_file", K_FILENAME, dhcp_uefi_file, 0, 0, "snponly.efi",
+	  "TFTP (and UEFI HTTP boot) file for UEFI x64"),
+	K("dhcp", "commit_ms", K_INT, dhcp_commit_ms, 0, 1000, "5",
+	  "milliseconds an ACK may wait for the group commit of leases"),
+	K("tftp", "enabled", K_BOOL, tftp_enabled, 0, 0, "true", "serve firmware_dir over TFTP"),
+	K("tftp", "max_transfers", K_INT, tftp_max_transfers, 1, 4096, "64", "concurrent transfers"),
+	K("tftp", "timeout_ms", K_INT, tftp_timeout_ms, 100, 60000, "1000", "first retransmission timeout"),
+	K("tftp", "retries", K_INT, tftp_retries, 1, 20, "5", "retransmissions before giving up on a client"),
+	K("tftp", "max_blksize", K_INT, tftp_max_blksize, 512, 65464, "1468", "largest block size granted"),
+	K("tftp", "max_windowsize", K_INT, tftp_max_windowsize, 1, 256, "64", "largest window granted"),
 };
 
 struct parse_ctx {
@@ -134,6 +165,56 @@ static int set_key(struct config *c, const struct key *k, const char *value, cha
 	enum log_level lvl;
 
 	switch (k->type) {
+	case K_OPTSTR:
+		/* These values go into iPXE scripts: nothing iPXE would expand or
+		 * take for a command separator or a comment. */
+		if (strpbrk(value, "\"$\\;|&#") || str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "longer than %zu characters or holding one of \" $ \\ ; | & #",
+				 k->size - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case K_IPV4:
+	case K_RANGE:
+	case K_IPV4LIST: {
+		char tmp[64], *save = NULL;
+		struct in_addr a[2];
+		int n = 0;
+		const char *sep = k->type == K_RANGE ? "-" : ",";
+		if (!*value)
+			return str_copy(p, k->size, value);
+		snprintf(tmp, sizeof(tmp), "%s", value);
+		for (char *t = strtok_r(tmp, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
+			while (*t == ' ')
+				t++;
+			if (n == 2 || inet_pton(AF_INET, t, &a[n]) != 1) {
+				n = -1;
+				break;
+			}
+			n++;
+		}
+		if (n < 1 || (k->type == K_IPV4 && n != 1) || (k->type == K_RANGE && n != 2) ||
+		    (k->type == K_RANGE && ntohl(a[0].s_addr) > ntohl(a[1].s_addr)) || str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "%s",
+				 k->type == K_IPV4    ? "expected an IPv4 address"
+				 : k->type == K_RANGE ? "expected FIRST-LAST IPv4 addresses, FIRST <= LAST"
+						      : "expected at most two IPv4 addresses, comma separated");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	case K_CHOICE:
+		if (!str_eq(value, "server") && !str_eq(value, "proxy") && !str_eq(value, "off")) {
+			snprintf(why, whysize, "expected server, proxy or off");
+			return -EINVAL;
+		}
+		return str_copy(p, k->size, value);
+	case K_FILENAME:
+		if (!*value || strchr(value, '/') || strstr(value, "..") || str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "expected a file name in firmware_dir");
+			return -EINVAL;
+		}
+		return 0;
 	case K_STR:
 	case K_PATH:
 		if (!*value) {
@@ -193,6 +274,14 @@ static int set_key(struct config *c, const struct key *k, const char *value, cha
 	return -EINVAL;
 }
 
+static bool section_known(const char *section)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (str_eq(keys[i].section, section))
+			return true;
+	return false;
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
@@ -212,10 +301,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	}
 	if (!ctx->failed)
 		snprintf(ctx->err, ctx->errsize, "[%s] %s: unknown %s", section, name,
-			 strcmp(section, "daemon") && strcmp(section, "api") && strcmp(section, "store") &&
-					 strcmp(section, "images") && strcmp(section, "auth")
-				 ? "section"
-				 : "key");
+			 section_known(section) ? "key" : "section");
 	ctx->failed = true;
 	return 0;
 }
@@ -276,6 +362,11 @@ int config_load(const char *path, struct config *ret, char *err, size_t errsize)
 			snprintf(err, errsize, "[%s] %s: path too long", keys[i].section, keys[i].name);
 			return -EINVAL;
 		}
+	if (c.boot_interface[0] && str_eq(c.dhcp_mode, "server") && !c.dhcp_range[0]) {
+		snprintf(err, errsize, "%s: [dhcp] range: required when [boot] interface is set and mode is server",
+			 path ? path : "defaults");
+		return -EINVAL;
+	}
 	if (c.page_size > c.max_page_size) {
 		snprintf(err, errsize, "%s: [api] page_size = %lld: larger than max_page_size (%lld)",
 			 path ? path : "defaults", (long long)c.page_size, (long long)c.max_page_size);
@@ -298,6 +389,12 @@ void config_print(const struct config *c, FILE *out)
 		fprintf(out, "# %s (default: %s)\n%s = ", k->help, k->def, k->name);
 		switch (k->type) {
 		case K_STR:
+		case K_OPTSTR:
+		case K_IPV4:
+		case K_RANGE:
+		case K_IPV4LIST:
+		case K_CHOICE:
+		case K_FILENAME:
 		case K_PATH:
 		case K_LISTEN:
 		case K_LOGLEVEL:

@@ -37,6 +37,26 @@ struct config {
 	/* [auth] */
 	char key_file[CONFIG_PATH_MAX];
 	char admin_token_file[CONFIG_PATH_MAX];
+	/* [boot] */
+	char boot_interface[16];      /* "": no boot services */
+	char boot_http_url[256];      /* "": http://<interface address>:<api port> */
+	char firmware_dir[CONFIG_PATH_MAX];
+	char agent_kernel[CONFIG_PATH_MAX];
+	char agent_initrd[CONFIG_PATH_MAX];
+	char kernel_cmdline[256];
+	int64_t boot_retry;
+	/* [dhcp] */
+	char dhcp_mode[8];            /* off | server | proxy */
+	char dhcp_range[40];          /* "10.77.0.100-10.77.0.199" */
+	int64_t dhcp_lease_time;
+	char dhcp_router[16];
+	char dhcp_dns[40];            /* up to two, comma separated */
+	char dhcp_bios_file[64];
+	char dhcp_uefi_file[64];
+	int64_t dhcp_commit_ms;
+	/* [tftp] */
+	bool tftp_enabled;
+	int64_t tftp_max_transfers, tftp_timeout_ms, tftp_retries, tftp_max_blksize, tftp_max_windowsize;
 };
 
 /*

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "boot.h"
 #include "config.h"
 #include "fsutil.h"
 #include "log.h"
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	struct store_err se;
 	struct api *api = NULL;
+	struct boot *boot = NULL;
 	uint8_t key[SECRET_KEY_LEN];
 	enum log_level lvl;
 	char err[512];
@@ -101,6 +103,9 @@ int main(int argc, char **argv)
 
 	if (api_start(&cfg, store, key, &api) < 0)
 		goto fail;
+	if (boot_start(&cfg, store, api_port(api), &boot) < 0)
+		goto fail;
+	/* Ready: written once everything listens. */
 	if (port_file) {
 		char line[96];
 		int n = snprintf(line, sizeof(line), "%s:%u\n", cfg.listen_host, api_port(api));
@@ -112,11 +117,13 @@ int main(int argc, char **argv)
 	explicit_bzero(key, sizeof(key));
 	sigwait(&sigs, &sig);
 	log_info("bootwaved: %s, shutting down", strsignal(sig));
+	boot_stop(boot);
 	api_stop(api);
 	store_close(store);
 	return 0;
 fail:
 	explicit_bzero(key, sizeof(key));
+	boot_stop(boot);
 	api_stop(api);
 	store_close(store);
 	return 1;

@@ -39,6 +39,7 @@ struct route {
 };
 
 struct metrics;
+struct ipxe_templates;
 
 struct api {
 	struct MHD_Daemon *mhd;
@@ -47,6 +48,7 @@ struct api {
 	uint8_t key[SECRET_KEY_LEN];
 	uint16_t port;
 	struct metrics *metrics;
+	struct ipxe_templates *templates; /* NULL when firmware_dir has none */
 };
 
 struct request {
@@ -81,6 +83,11 @@ struct MHD_Response *api_json_response(json_t *body);
 /* Hands a prepared response to MHD (takes ownership of resp). */
 int api_reply_response(struct request *r, unsigned status, struct MHD_Response *resp);
 
+/*
+ * Sends the regular file at path (sendfile, single Range requests, HEAD),
+ * 404 if it does not exist. etag may be NULL.
+ */
+int api_reply_file(struct request *r, const char *path, const char *content_type, const char *etag);
 /* Query parameter, or NULL. */
 const char *api_query(struct request *r, const char *name);
 /* Request header, or NULL. */
@@ -148,6 +155,16 @@ int images_upload_end(struct request *r);
 void images_upload_done(struct request *r, bool completed);
 /* Removes artifacts that no published version owns (left by a crash). */
 int images_cleanup(struct api *a);
+
+/* Boot (routes_boot.c). */
+int boot_chain(struct request *r);
+int boot_script(struct request *r);
+int boot_agent_file(struct request *r);
+int boot_firmware_file(struct request *r);
+int boot_image_file(struct request *r);
+int agent_hello(struct request *r);
+int node_reimage(struct request *r);
+int node_events(struct request *r);
 
 /* Tokens (routes_tokens.c). */
 int tokens_create(struct request *r);

@@ -11,11 +11,14 @@
 #include "api-internal.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <time.h>
 
 #include "auth.h"
+#include "ipxe.h"
 
 #define R(meth, pat, role_, body_, ...) { .method = meth, .pattern = pat, .role = role_, .body = body_, __VA_ARGS__ }
 #define INVENTORY(plural, model_)                                                                  \
@@ -50,7 +53,25 @@ static const struct route routes[] = {
 	R("POST", "/api/v1/tokens", ROLE_ADMIN, BODY_JSON, .model = &model_token, .handler = tokens_create),
 	R("GET", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_get),
 	R("DELETE", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_delete),
+	R("GET", "/api/v1/nodes/{}/events", ROLE_VIEWER, BODY_NONE, .handler = node_events),
+	R("POST", "/api/v1/nodes/{}/reimage", ROLE_OPERATOR, BODY_NONE, .handler = node_reimage),
+	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
+	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),
+	R("DELETE", "/api/v1/discovered/{}", ROLE_OPERATOR, BODY_NONE, .model = &model_discovered,
+	  .handler = inventory_delete),
+	R("GET", "/api/v1/leases", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_list),
+	R("GET", "/api/v1/leases/{}", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_get),
+	R("POST", "/api/v1/agent/hello", ROLE_NONE, BODY_JSON, .handler = agent_hello),
 	R("GET", "/metrics", ROLE_VIEWER, BODY_NONE, .handler = metrics_handler),
+	/* Machines booting: no token (firmware cannot hold one). */
+	R("GET", "/boot.ipxe", ROLE_NONE, BODY_NONE, .handler = boot_chain),
+	R("GET", "/boot/{}", ROLE_NONE, BODY_NONE, .handler = boot_script),
+	R("GET", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file),
+	R("HEAD", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file),
+	R("GET", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file),
+	R("HEAD", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file),
+	R("GET", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
+	R("HEAD", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
 };
 
 /* ---- replies ---- */
@@ -144,6 +165,92 @@ int api_reply_error(struct request *r, unsigned status, const char *code, const 
 int api_reply_api_error(struct request *r, const struct api_error *e)
 {
 	return api_reply_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+/* "bytes=A-B", "bytes=A-", "bytes=-N" against size. 1: a range, 0: none/ignored, <0: unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *ret_off, uint64_t *ret_len)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0; /* absent, or several ranges: serve the whole file (RFC 9110 allows it) */
+	h += 6;
+	if (*h == '-') {
+		b = strtoull(h + 1, &end, 10);
+		if (end == h + 1 || *end)
+			return 0;
+		if (b == 0)
+			return -1;
+		if (b > size)
+			b = size;
+		*ret_off = size - b;
+		*ret_len = b;
+		return 1;
+	}
+	a = strtoull(h, &end, 10);
+	if (end == h || *end != '-')
+		return 0;
+	h = end + 1;
+	if (*h) {
+		b = strtoull(h, &end, 10);
+		if (*end || b < a)
+			return 0;
+	} else
+		b = size ? size - 1 : 0;
+	if (a >= size)
+		return -1;
+	if (b >= size)
+		b = size - 1;
+	*ret_off = a;
+	*ret_len = b - a + 1;
+	return 1;
+}
+
+int api_reply_file(struct request *r, const char *path, const char *content_type, const char *etag)
+{
+	struct MHD_Response *resp;
+	struct stat st;
+	char cr[96];
+	uint64_t off = 0, len;
+	int fd, rr;
+
+	/* Paths come from the configuration or are checked by the caller: links are followed. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = fd < 0 ? errno : EINVAL;
+		if (fd >= 0)
+			close(fd);
+		if (e == ENOENT)
+			return api_reply_error(r, 404, "not_found", NULL, "no such file: %s", r->path);
+		return api_reply_error(r, 500, "internal", NULL, "cannot read %s: %s", path, strerror(e));
+	}
+	len = (uint64_t)st.st_size;
+	rr = parse_range(api_header(r, "Range"), len, &off, &len);
+	if (rr < 0) {
+		close(fd);
+		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)st.st_size);
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(resp, "Content-Range", cr);
+		return api_reply_response(r, 416, resp);
+	}
+	/* MHD owns fd from here and sends it with sendfile. */
+	resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+	if (!resp) {
+		close(fd);
+		return api_reply_error(r, 500, "internal", NULL, "out of memory");
+	}
+	MHD_add_response_header(resp, "Content-Type", content_type);
+	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+	if (etag)
+		MHD_add_response_header(resp, "ETag", etag);
+	if (rr > 0) {
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
+			 (unsigned long long)(off + len - 1), (unsigned long long)st.st_size);
+		MHD_add_response_header(resp, "Content-Range", cr);
+		return api_reply_response(r, 206, resp);
+	}
+	return api_reply_response(r, 200, resp);
 }
 
 const char *api_query(struct request *r, const char *name)
@@ -246,7 +353,7 @@ static int authorize(struct request *r)
 	enum role need = r->route->role, have;
 	int rc;
 
-	if (r->route->handler == metrics_handler && !r->api->cfg->metrics_auth)
+	if (need == ROLE_NONE || (r->route->handler == metrics_handler && !r->api->cfg->metrics_auth))
 		return 0;
 	rc = auth_check(r->api->store, authz, (int64_t)time(NULL), &r->token);
 	if (rc == -ENOKEY)
@@ -441,6 +548,20 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		goto fail;
 	if ((r = images_cleanup(a)) < 0)
 		goto fail;
+	{
+		char dir[CONFIG_PATH_MAX + 16];
+		const char *missing = NULL;
+		snprintf(dir, sizeof(dir), "%s/templates", cfg->firmware_dir);
+		r = ipxe_templates_load(dir, &a->templates, &missing);
+		if (r < 0 && cfg->boot_interface[0]) {
+			log_error("boot: cannot load the iPXE template %s/%s.ipxe: %s", dir, missing ? missing : "?",
+				  strerror(-r));
+			goto fail;
+		}
+		if (r < 0)
+			log_info("boot: no iPXE templates in %s; /boot answers 503", dir);
+		r = 0;
+	}
 	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
 	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
 		log_error("api: cannot resolve listen address %s", cfg->listen);
@@ -482,6 +603,7 @@ void api_stop(struct api *a)
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
 	metrics_free(a->metrics);
+	ipxe_templates_free(a->templates);
 	explicit_bzero(a->key, sizeof(a->key));
 	free(a);
 }

@@ -7,6 +7,7 @@
  */
 #include "api-internal.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <time.h>
@@ -200,6 +201,12 @@ static int check_string(const struct field *f, const char *v, char *out, struct 
 		if (!sha256_hex_valid(v))
 			what = "expected 64 hex digits";
 		break;
+	case FT_IPV4: {
+		struct in_addr a;
+		if (*v && inet_pton(AF_INET, v, &a) != 1)
+			what = "expected an IPv4 address such as 10.77.0.20";
+		break;
+	}
 	default:
 		break;
 	}

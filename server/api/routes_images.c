@@ -378,92 +378,17 @@ int images_version_delete(struct request *r)
 	return api_reply_empty(r, 204);
 }
 
-/* "bytes=A-B", "bytes=A-", "bytes=-N" against size. 1: a range, 0: none/ignored, <0: unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *ret_off, uint64_t *ret_len)
-{
-	unsigned long long a, b;
-	char *end;
-
-	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-		return 0; /* absent, or several ranges: serve the whole file (RFC 9110 allows it) */
-	h += 6;
-	if (*h == '-') {
-		b = strtoull(h + 1, &end, 10);
-		if (end == h + 1 || *end)
-			return 0;
-		if (b == 0)
-			return -1;
-		if (b > size)
-			b = size;
-		*ret_off = size - b;
-		*ret_len = b;
-		return 1;
-	}
-	a = strtoull(h, &end, 10);
-	if (end == h || *end != '-')
-		return 0;
-	h = end + 1;
-	if (*h) {
-		b = strtoull(h, &end, 10);
-		if (*end || b < a)
-			return 0;
-	} else
-		b = size ? size - 1 : 0;
-	if (a >= size)
-		return -1;
-	if (b >= size)
-		b = size - 1;
-	*ret_off = a;
-	*ret_len = b - a + 1;
-	return 1;
-}
-
 int images_version_download(struct request *r)
 {
 	struct bw_image img;
 	struct bw_image_version v;
-	struct MHD_Response *resp;
-	char path[CONFIG_PATH_MAX + 300], etag[SHA256_HEX_LEN + 3], cr[96];
-	uint64_t off = 0, len;
-	struct stat st;
-	int fd, rr;
+	char path[CONFIG_PATH_MAX + 300], etag[SHA256_HEX_LEN + 3];
 
 	if (load_version(r, &img, &v) < 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s/%s/%s", r->api->cfg->image_dir, img.name, v.version, v.artifact);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return api_reply_error(r, 500, "internal", NULL, "artifact of %s@%s is missing: %s", img.name,
-				       v.version, strerror(errno));
-	}
-	len = (uint64_t)st.st_size;
-	rr = parse_range(api_header(r, "Range"), len, &off, &len);
-	if (rr < 0) {
-		close(fd);
-		snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)st.st_size);
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		MHD_add_response_header(resp, "Content-Range", cr);
-		return api_reply_response(r, 416, resp);
-	}
-	/* MHD owns fd from here and sends it with sendfile. */
-	resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
-	if (!resp) {
-		close(fd);
-		return api_reply_error(r, 500, "internal", NULL, "out of memory");
-	}
 	snprintf(etag, sizeof(etag), "\"%s\"", v.sha256);
-	MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
-	MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-	MHD_add_response_header(resp, "ETag", etag);
-	if (rr > 0) {
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)off,
-			 (unsigned long long)(off + len - 1), (unsigned long long)st.st_size);
-		MHD_add_response_header(resp, "Content-Range", cr);
-		return api_reply_response(r, 206, resp);
-	}
-	return api_reply_response(r, 200, resp);
+	return api_reply_file(r, path, "application/octet-stream", etag);
 }
 
 /* ---- start-up cleanup ---- */

@@ -350,6 +350,8 @@ int inventory_create(struct request *r)
 	if (rc < 0)
 		return inventory_reply_store_error(r, m, "", rc, &se);
 	log_change(r, m, key_of(m, obj), "created");
+	if (m == &model_node) /* enrolled: no longer a discovered machine */
+		store_discovered_forget(r->api->store, ((const struct bw_node *)obj)->mac);
 	json_t *out = codec_encode(r->api, m, obj);
 	snprintf(loc, sizeof(loc), "/api/v1/%s/%s", m->plural, json_string_value(json_object_get(out, m->key)));
 	struct MHD_Response *resp = api_json_response(out);

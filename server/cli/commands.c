@@ -344,7 +344,7 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 {
 	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
 	const char *plural = m == &model_token ? "tokens" : m->plural;
-	char base[128], path[160], item[512];
+	char base[128], path[512], item[512];
 	struct httpc_reply rep;
 	int r;
 
@@ -410,6 +410,24 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 		if (!c->quiet && c->out == OUT_TABLE)
 			printf("deleted %s %s\n", m->name, argv[1]);
 		return EXIT_OK;
+	}
+	if (m == &model_node && str_eq(verb, "events")) {
+		if (argc > 2) {
+			usage_error("events takes only a NAME");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "%.400s/events", item);
+		return list_pages(c, &model_event, path, "", 0);
+	}
+	if (m == &model_node && str_eq(verb, "reimage")) {
+		if (argc > 2) {
+			usage_error("reimage takes only a NAME");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "%.400s/reimage", item);
+		if ((r = cli_call(c, "POST", path, NULL, &rep)) != EXIT_OK)
+			return r;
+		return print_reply(c, &rep);
 	}
 	usage_error("unknown verb \"%s\" for %s (see: bootwave %s help)", verb, m->name, m->name);
 	return EXIT_USAGE;

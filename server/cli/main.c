@@ -56,6 +56,9 @@ static void usage(FILE *f)
 		"  image                     list, show, create, set, delete, publish, versions, version,\n"
 		"                            exclude, include, delete-version\n"
 		"  token                     list, show, create, revoke\n"
+		"  node                      also: reimage NAME, events NAME\n"
+		"  discovered                list, show MAC, delete MAC (machines seen but not enrolled)\n"
+		"  lease                     list, show MAC (DHCP leases)\n"
 		"  whoami                    the token in use and its role\n"
 		"  version                   client and server versions\n"
 		"  (bootwave RESOURCE help lists a resource's fields)\n"
@@ -219,7 +222,7 @@ int main(int argc, char **argv)
 		r = cmd_whoami(&c, sub_argc + 1, sub_argv - 1);
 	else if (str_eq(noun, "version"))
 		r = cmd_version(&c, sub_argc, sub_argv);
-	else if (m && m != &model_image_version && str_eq(noun, m->name))
+	else if (m && m != &model_image_version && m != &model_event && str_eq(noun, m->name))
 		r = cmd_resource(&c, m, sub_argc, sub_argv);
 	else {
 		usage_error("unknown resource \"%s\" (see: bootwave --help)", noun);

@@ -10,6 +10,10 @@ STATE=$T/state
 CONF=$T/bootwaved.conf
 DB=$STATE/bootwave.db
 DAEMON_PID=
+# A test that runs bootwaved in a network namespace sets NSX=(ip netns exec NAME):
+# the daemon, the CLI and curl then run there.
+NSX=()
+NETNS=()
 FAILS=0
 CHECKS=0
 
@@ -17,6 +21,12 @@ cleanup() {
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -9 "$DAEMON_PID" 2>/dev/null || true
 	fi
+	local ns
+	for ns in "${NETNS[@]}"; do
+		# Everything started in the namespace goes with it.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	if [ "$FAILS" -eq 0 ] && [ -z "${BW_KEEP:-}" ]; then
 		rm -rf "$T"
 	else
@@ -63,7 +73,7 @@ check_not_contains() {
 
 start_daemon() {
 	rm -f "$T/port"
-	"$BW_BIN/bootwaved" -c "$CONF" -p "$T/port" >>"$T/daemon.log" 2>&1 &
+	"${NSX[@]}" "$BW_BIN/bootwaved" -c "$CONF" -p "$T/port" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do
 		[ -s "$T/port" ] && break
@@ -95,13 +105,13 @@ crash_daemon() {
 	DAEMON_PID=
 }
 
-bw() { "$BW_BIN/bootwave" "$@"; }
+bw() { "${NSX[@]}" "$BW_BIN/bootwave" "$@"; }
 
 # bw_rc EXPECTED_RC ARGS...: runs the CLI, checks its exit code, keeps its output in $OUT/$ERR.
 bw_rc() {
 	local want=$1 rc=0
 	shift
-	OUT=$("$BW_BIN/bootwave" "$@" 2>"$T/stderr") || rc=$?
+	OUT=$("${NSX[@]}" "$BW_BIN/bootwave" "$@" 2>"$T/stderr") || rc=$?
 	ERR=$(cat "$T/stderr")
 	if [ "$rc" -eq "$want" ]; then ok; else fail "bootwave $*: exit $rc, expected $want (stderr: $ERR)"; fi
 }
@@ -110,7 +120,7 @@ bw_rc() {
 api() {
 	local method=$1 path=$2
 	shift 2
-	BODY=$(curl -sS -o - -w '\n%{http_code}' -X "$method" -H "Authorization: Bearer ${TOKEN:-$ADMIN}" "$@" "$URL$path")
+	BODY=$("${NSX[@]}" curl -sS -o - -w '\n%{http_code}' -X "$method" -H "Authorization: Bearer ${TOKEN:-$ADMIN}" "$@" "$URL$path")
 	STATUS=${BODY##*$'\n'}
 	BODY=${BODY%$'\n'*}
 }
@@ -171,6 +181,16 @@ slow_upload() {
 uploads_in_progress() {
 	ls -A "$STATE/images/$1" 2>/dev/null | grep -c '^\.upload-' || true
 }
+
+# netns_add NAME: a namespace that cleanup removes, with loopback up.
+netns_add() {
+	ip netns add "$1"
+	NETNS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# A short unique prefix for this run's namespaces and links (names are global).
+RUN_ID=$(printf '%04x' $(($$ % 65536)))
 
 finish() {
 	if [ "$FAILS" -gt 0 ]; then
