@@ -14,7 +14,8 @@ CC ?= gcc
 PKG_CONFIG ?= pkg-config
 BUILD := build
 
-PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0
+PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0 \
+	libarchive zlib libzstd
 
 # Library flags come from pkg-config once the Debian packages are in: the
 # rule below installs them (idempotently) and records the flags, and make
@@ -31,13 +32,14 @@ $(BUILD)/config.mk: Makefile scripts/setup-deps
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
 BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
-	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
+	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
 SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c)
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)
+IMAGING_SRCS := $(wildcard imaging/*.c)
 AGENT_SRCS := $(wildcard imaging/agent/*.c)
 AGENT_LIB_SRCS := $(filter-out imaging/agent/main.c,$(AGENT_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -71,7 +73,11 @@ $(BUILD)/$(1)/libbwagent.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_LIB_SRC
 	@rm -f $$@
 	$$(AR) rcs $$@ $$^
 
-$(BUILD)/$(1)/bin/bootwaved: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(DAEMON_SRCS)) $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/libbwimaging.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(IMAGING_SRCS))
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/bin/bootwaved: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(DAEMON_SRCS)) $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
@@ -79,11 +85,11 @@ $(BUILD)/$(1)/bin/bootwave: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(CLI_SRCS)) $(
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
-$(BUILD)/$(1)/bin/bootwave-agent: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_SRCS)) $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/bin/bootwave-agent: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_SRCS)) $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
-$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/obj/tests/unit/%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/obj/tests/unit/%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
 
@@ -97,7 +103,7 @@ $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
 
-$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 

@@ -89,6 +89,43 @@ static inline int cursor_be32(struct cursor *c, uint32_t *ret)
 }
 
 /*
+ * Little-endian fields, for the formats that use them (GPT, MBR): same
+ * contract as the big-endian readers above.
+ */
+static inline int cursor_le16(struct cursor *c, uint16_t *ret)
+{
+	if (c->left < 2)
+		return -EBADMSG;
+	*ret = (uint16_t)(c->p[0] | c->p[1] << 8);
+	c->p += 2;
+	c->left -= 2;
+	return 0;
+}
+
+static inline int cursor_le32(struct cursor *c, uint32_t *ret)
+{
+	if (c->left < 4)
+		return -EBADMSG;
+	*ret = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 | (uint32_t)c->p[2] << 16 | (uint32_t)c->p[3] << 24;
+	c->p += 4;
+	c->left -= 4;
+	return 0;
+}
+
+static inline int cursor_le64(struct cursor *c, uint64_t *ret)
+{
+	uint64_t v = 0;
+	if (c->left < 8)
+		return -EBADMSG;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | c->p[i];
+	*ret = v;
+	c->p += 8;
+	c->left -= 8;
+	return 0;
+}
+
+/*
  * A NUL-terminated string of at most max bytes (without the NUL) that must
  * end inside the buffer: *ret points into the buffer, *ret_len is its length.
  * -EBADMSG if no NUL is left in the buffer, -EMSGSIZE if the string is longer
@@ -152,6 +189,26 @@ static inline void wbuf_be32(struct wbuf *w, uint32_t v)
 {
 	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
 	wbuf_bytes(w, b, 4);
+}
+
+static inline void wbuf_le16(struct wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+	wbuf_bytes(w, b, 2);
+}
+
+static inline void wbuf_le32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	wbuf_bytes(w, b, 4);
+}
+
+static inline void wbuf_le64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> 8 * i);
+	wbuf_bytes(w, b, 8);
 }
 
 /* The string and its NUL. */

@@ -154,3 +154,11 @@ bool host_valid(const char *s)
 	}
 	return true;
 }
+
+bool cmdline_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || strchr("$\"\\;|&#", *s))
+			return false;
+	return true;
+}

@@ -47,4 +47,12 @@ bool devpath_valid(const char *s);
 /* A host name or IPv4/IPv6 literal, 1..253 characters, no spaces or '/'. */
 bool host_valid(const char *s);
 
+/*
+ * Safe inside an iPXE script and a kernel command line: no control
+ * character and none of $ " \ ; | & # (which iPXE would expand, quote,
+ * escape, take for a command separator or a comment).
+ */
+bool cmdline_safe(const char *s);
+#define CMDLINE_UNSAFE_CHARS "\" $ \\ ; | & #"
+
 #endif
