@@ -23,6 +23,10 @@ static const char *const node_states[] = { "new",	  "provisioning", "active",
 					   "failed",	  "maintenance",  "quarantined",
 					   NULL };
 static const char *const slots[] = { "none", "a", "b", NULL };
+static const char *const healths[] = { "Unknown", "Initializing", "Healthy", "Unhealthy", NULL };
+static const char *const task_kinds[] = { "reimage", NULL };
+static const char *const task_slots[] = { "a", "b", NULL };
+static const char *const task_states[] = { "pending", "running", "succeeded", "failed", "cancelled", NULL };
 static const char *const lease_states[] = { "bound", "released", "declined", NULL };
 static const char *const bmc_drivers[] = { "none", "ipmi", "redfish", NULL };
 static const char *const roles[] = { "viewer", "operator", "admin", NULL };
@@ -90,6 +94,13 @@ static const struct field node_fields[] = {
 	F(struct bw_node, installed_version, FT_TEXT, F_RO, .help = "version on its OS disk"),
 	F(struct bw_node, active_slot, FT_ENUM, F_RO, .values = slots, .def_str = "none",
 	  .help = "OS slot it boots: a, b or none"),
+	F(struct bw_node, pending_slot, FT_ENUM, F_RO, .values = slots, .def_str = "none",
+	  .help = "slot just written and booted, not yet committed"),
+	F(struct bw_node, pending_image, FT_REF, F_RO, .ref = &model_image, .help = "image on the pending slot"),
+	F(struct bw_node, pending_version, FT_TEXT, F_RO, .help = "version on the pending slot"),
+	F(struct bw_node, health, FT_ENUM, F_RO | F_LIST, .values = healths, .def_str = "Unknown",
+	  .help = "last health state its heartbeat reported"),
+	F(struct bw_node, last_heartbeat, FT_TIME, F_RO, .help = "time of its last heartbeat"),
 	TIMES(struct bw_node),
 };
 
@@ -146,6 +157,11 @@ static const struct field image_version_fields[] = {
 	F(struct bw_image_version, exclude_from_latest, FT_BOOL, F_LIST, .def = false,
 	  .help = "never resolve latest to this version"),
 	F(struct bw_image_version, artifact, FT_TEXT, F_RO | F_INTERNAL, .help = "stored file name"),
+	F(struct bw_image_version, content_size, FT_INT, F_RO, .min = 0, .max = INT64_MAX,
+	  .help = "bytes of the decompressed image (raw) or of its files (tar)"),
+	F(struct bw_image_version, cmdline, FT_TEXT, F_RO, .help = "kernel command line of the installed OS"),
+	F(struct bw_image_version, signing_key, FT_TEXT, F_RO | F_LIST,
+	  .help = "id of the trusted key that verified its signature (empty: unsigned)"),
 	TIMES(struct bw_image_version),
 };
 
@@ -194,6 +210,27 @@ static const struct field event_fields[] = {
 	F(struct bw_event, ts, FT_TIME, F_RO | F_LIST, .help = "when"),
 };
 
+static const struct field task_fields[] = {
+	ID(struct bw_task),
+	F(struct bw_task, node, FT_REF, F_RO | F_LIST, .ref = &model_node, .help = "node"),
+	F(struct bw_task, kind, FT_ENUM, F_RO | F_LIST, .values = task_kinds, .def_str = "reimage",
+	  .help = "what the agent does"),
+	F(struct bw_task, image, FT_REF, F_RO | F_LIST, .ref = &model_image, .help = "image"),
+	F(struct bw_task, version, FT_TEXT, F_RO | F_LIST, .help = "version"),
+	F(struct bw_task, slot, FT_ENUM, F_RO | F_LIST, .values = task_slots, .def_str = "a",
+	  .help = "OS slot written"),
+	F(struct bw_task, wipe, FT_BOOL, F_RO, .def = false, .help = "the disk layout may be (re)created"),
+	F(struct bw_task, state, FT_ENUM, F_RO | F_LIST, .values = task_states, .def_str = "pending",
+	  .help = "pending, running, succeeded, failed or cancelled"),
+	F(struct bw_task, stage, FT_TEXT, F_RO | F_LIST, .help = "what the agent last reported doing"),
+	F(struct bw_task, bytes_done, FT_INT, F_RO | F_LIST, .min = 0, .max = INT64_MAX, .help = "bytes written"),
+	F(struct bw_task, bytes_total, FT_INT, F_RO, .min = 0, .max = INT64_MAX, .help = "bytes to write"),
+	F(struct bw_task, sha256, FT_TEXT, F_RO, .help = "sha256 the agent verified"),
+	F(struct bw_task, reason, FT_TEXT, F_RO, .help = "why it failed"),
+	TIMES(struct bw_task),
+	F(struct bw_task, finished_at, FT_TIME, F_RO, .help = "end time"),
+};
+
 #define MODEL(var, nm, pl, st, flds, key_, parent_)                                                \
 	const struct model var = { .name = nm,                                                     \
 				   .plural = pl,                                                   \
@@ -215,10 +252,11 @@ MODEL(model_token, "token", "tokens", struct bw_token, token_fields, "name", NUL
 MODEL(model_discovered, "discovered", "discovered", struct bw_discovered, discovered_fields, "mac", NULL);
 MODEL(model_lease, "lease", "leases", struct bw_lease, lease_fields, "mac", NULL);
 MODEL(model_event, "event", "events", struct bw_event, event_fields, "id", NULL);
+MODEL(model_task, "task", "tasks", struct bw_task, task_fields, "id", NULL);
 
 const struct model *const models[] = {
 	&model_site, &model_zone,	   &model_rack,	 &model_image, &model_image_version,
-	&model_pool, &model_node,	   &model_token, &model_discovered, &model_lease, &model_event, NULL,
+	&model_pool, &model_node,	   &model_token, &model_discovered, &model_lease, &model_event, &model_task, NULL,
 };
 
 const struct model *model_find(const char *name)

@@ -139,6 +139,11 @@ struct bw_node {
 	int64_t installed_image;
 	char installed_version[VERSION_MAX_LEN + 1];
 	char active_slot[8];
+	char pending_slot[8];  /* written by the agent, booted, not yet committed */
+	int64_t pending_image;
+	char pending_version[VERSION_MAX_LEN + 1];
+	char health[16];       /* Unknown | Initializing | Healthy | Unhealthy (heartbeat) */
+	int64_t last_heartbeat;
 	int64_t created_at, updated_at;
 };
 
@@ -173,6 +178,9 @@ struct bw_image_version {
 	char sha256[65];
 	bool exclude_from_latest;
 	char artifact[128]; /* file name under the version's directory */
+	int64_t content_size; /* decompressed bytes (raw) or file data (tar) */
+	char cmdline[512];    /* kernel command line of the installed OS */
+	char signing_key[17]; /* id of the trusted key its signature verified with, or "" */
 	int64_t created_at, updated_at;
 };
 
@@ -217,7 +225,24 @@ struct bw_event {
 	int64_t ts;
 };
 
-extern const struct model model_discovered, model_lease, model_event;
+/* Work for the agent of one node: a reimage of one slot with one image version. */
+struct bw_task {
+	int64_t id;
+	int64_t node;
+	char kind[16];  /* reimage */
+	int64_t image;
+	char version[VERSION_MAX_LEN + 1];
+	char slot[8];   /* a | b */
+	bool wipe;      /* may (re)create the disk layout */
+	char state[16]; /* pending | running | succeeded | failed | cancelled */
+	char stage[24];
+	int64_t bytes_done, bytes_total;
+	char sha256[65];    /* what the agent verified */
+	char reason[DESC_LEN];
+	int64_t created_at, updated_at, finished_at;
+};
+
+extern const struct model model_discovered, model_lease, model_event, model_task;
 
 extern const struct model model_site, model_zone, model_rack, model_node, model_pool, model_image,
 	model_image_version, model_token;

@@ -2,6 +2,8 @@
 /* bootwaved's configuration: see config.h. */
 #include "config.h"
 
+#include "validate.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +41,18 @@ static const struct key keys[] = {
 	K("api", "metrics_auth", K_BOOL, metrics_auth, 0, 0, "true", "/metrics needs a viewer token"),
 	K("store", "path", K_PATH, store_path, 0, 0, "bootwave.db", "SQLite database"),
 	K("images", "dir", K_PATH, image_dir, 0, 0, "images", "published image artifacts"),
+	K("images", "trusted_keys", K_PATH, trusted_keys, 0, 0, "keys",
+	  "directory of Ed25519 public keys (*.pem) that image signatures are checked with"),
+	K("images", "max_content", K_SIZE, max_content, 1 << 20, 1LL << 44, "256G",
+	  "largest decompressed image (raw) or total of its files (tar)"),
+	K("agent", "slot_size", K_SIZE, slot_size, 16 << 20, 1LL << 44, "8G",
+	  "size of each OS slot when the agent creates the disk layout"),
+	K("agent", "data_partition", K_BOOL, data_partition, 0, 0, "true",
+	  "a new layout ends with a bw-data partition over the rest of the disk"),
+	K("agent", "stall_timeout", K_INT, stall_timeout, 5, 3600, "60",
+	  "seconds without data before the agent gives a download up"),
+	K("agent", "heartbeat_interval", K_INT, heartbeat_interval, 1, 3600, "15",
+	  "seconds between two heartbeats of the installed OS"),
 	K("auth", "key_file", K_PATH, key_file, 0, 0, "secret.key",
 	  "key sealing BMC passwords (created 0600 at first start)"),
 	K("auth", "admin_token_file", K_PATH, admin_token_file, 0, 0, "admin.token",
@@ -166,10 +180,9 @@ static int set_key(struct config *c, const struct key *k, const char *value, cha
 
 	switch (k->type) {
 	case K_OPTSTR:
-		/* These values go into iPXE scripts: nothing iPXE would expand or
-		 * take for a command separator or a comment. */
-		if (strpbrk(value, "\"$\\;|&#") || str_copy(p, k->size, value) < 0) {
-			snprintf(why, whysize, "longer than %zu characters or holding one of \" $ \\ ; | & #",
+		/* These values go into iPXE scripts and kernel command lines. */
+		if (!cmdline_safe(value) || str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "longer than %zu characters or holding one of " CMDLINE_UNSAFE_CHARS,
 				 k->size - 1);
 			return -EINVAL;
 		}

@@ -34,6 +34,13 @@ struct config {
 	char store_path[CONFIG_PATH_MAX];
 	/* [images] */
 	char image_dir[CONFIG_PATH_MAX];
+	char trusted_keys[CONFIG_PATH_MAX]; /* directory of Ed25519 public keys (*.pem) */
+	int64_t max_content;                /* bytes an image may expand to */
+	/* [agent] */
+	int64_t slot_size;        /* bytes of each OS slot in a layout the agent creates */
+	bool data_partition;      /* ... followed by bw-data */
+	int64_t stall_timeout;    /* seconds without a byte before a download is given up */
+	int64_t heartbeat_interval;
 	/* [auth] */
 	char key_file[CONFIG_PATH_MAX];
 	char admin_token_file[CONFIG_PATH_MAX];

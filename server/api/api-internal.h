@@ -10,6 +10,7 @@
 #include "api.h"
 #include "log.h"
 #include "model.h"
+#include "sign.h"
 #include "util.h"
 
 #define API_MAX_PARAMS 4
@@ -19,6 +20,7 @@ struct request;
 enum body_kind {
 	BODY_NONE,   /* a body is refused */
 	BODY_JSON,   /* buffered up to [api] max_body, parsed into r->json */
+	BODY_JSON_OPT, /* the same, or no body at all (r->json NULL) */
 	BODY_STREAM, /* handed to route->chunk as it arrives */
 };
 
@@ -49,6 +51,7 @@ struct api {
 	uint16_t port;
 	struct metrics *metrics;
 	struct ipxe_templates *templates; /* NULL when firmware_dir has none */
+	struct sign_keyring keys;         /* [images] trusted_keys */
 };
 
 struct request {
@@ -156,6 +159,15 @@ void images_upload_done(struct request *r, bool completed);
 /* Removes artifacts that no published version owns (left by a crash). */
 int images_cleanup(struct api *a);
 
+/* Agent protocol (routes_agent.c). */
+int node_reimage(struct request *r);
+int node_tasks(struct request *r);
+int agent_task(struct request *r);
+int agent_artifact(struct request *r);
+int agent_progress(struct request *r);
+int agent_result(struct request *r);
+int agent_heartbeat(struct request *r);
+
 /* Boot (routes_boot.c). */
 int boot_chain(struct request *r);
 int boot_script(struct request *r);
@@ -163,7 +175,6 @@ int boot_agent_file(struct request *r);
 int boot_firmware_file(struct request *r);
 int boot_image_file(struct request *r);
 int agent_hello(struct request *r);
-int node_reimage(struct request *r);
 int node_events(struct request *r);
 
 /* Tokens (routes_tokens.c). */

@@ -54,14 +54,23 @@ static const struct route routes[] = {
 	R("GET", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_get),
 	R("DELETE", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_delete),
 	R("GET", "/api/v1/nodes/{}/events", ROLE_VIEWER, BODY_NONE, .handler = node_events),
-	R("POST", "/api/v1/nodes/{}/reimage", ROLE_OPERATOR, BODY_NONE, .handler = node_reimage),
+	R("POST", "/api/v1/nodes/{}/reimage", ROLE_OPERATOR, BODY_JSON_OPT, .handler = node_reimage),
+	R("GET", "/api/v1/nodes/{}/tasks", ROLE_VIEWER, BODY_NONE, .handler = node_tasks),
+	R("GET", "/api/v1/tasks/{}", ROLE_VIEWER, BODY_NONE, .model = &model_task, .handler = inventory_get),
 	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
 	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),
 	R("DELETE", "/api/v1/discovered/{}", ROLE_OPERATOR, BODY_NONE, .model = &model_discovered,
 	  .handler = inventory_delete),
 	R("GET", "/api/v1/leases", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_list),
 	R("GET", "/api/v1/leases/{}", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_get),
+	/* The agent: its own token, checked by the handler. */
 	R("POST", "/api/v1/agent/hello", ROLE_NONE, BODY_JSON, .handler = agent_hello),
+	R("GET", "/api/v1/agent/task", ROLE_NONE, BODY_NONE, .handler = agent_task),
+	R("GET", "/api/v1/agent/artifact", ROLE_NONE, BODY_NONE, .handler = agent_artifact),
+	R("HEAD", "/api/v1/agent/artifact", ROLE_NONE, BODY_NONE, .handler = agent_artifact),
+	R("POST", "/api/v1/agent/progress", ROLE_NONE, BODY_JSON, .handler = agent_progress),
+	R("POST", "/api/v1/agent/result", ROLE_NONE, BODY_JSON, .handler = agent_result),
+	R("POST", "/api/v1/agent/heartbeat", ROLE_NONE, BODY_JSON, .handler = agent_heartbeat),
 	R("GET", "/metrics", ROLE_VIEWER, BODY_NONE, .handler = metrics_handler),
 	/* Machines booting: no token (firmware cannot hold one). */
 	R("GET", "/boot.ipxe", ROLE_NONE, BODY_NONE, .handler = boot_chain),
@@ -412,7 +421,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (authorize(r) < 0)
 			return MHD_YES;
 		const char *clen = api_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (r->route->body == BODY_JSON && clen && strtoull(clen, NULL, 10) > (unsigned long long)a->cfg->max_body) {
+		if ((r->route->body == BODY_JSON || r->route->body == BODY_JSON_OPT) && clen && strtoull(clen, NULL, 10) > (unsigned long long)a->cfg->max_body) {
 			api_reply_error(r, 413, "body_too_large", NULL, "request body larger than %lld bytes",
 					(long long)a->cfg->max_body);
 			return MHD_YES;
@@ -433,6 +442,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					r->route->pattern);
 			break;
 		case BODY_JSON:
+		case BODY_JSON_OPT:
 			if (r->body_len + n > (size_t)a->cfg->max_body) {
 				api_reply_error(r, 413, "body_too_large", NULL,
 						"request body larger than %lld bytes", (long long)a->cfg->max_body);
@@ -463,7 +473,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (r->replied)
 		return MHD_YES;
-	if (r->route->body == BODY_JSON) {
+	if (r->route->body == BODY_JSON || (r->route->body == BODY_JSON_OPT && r->body_len > 0)) {
 		json_error_t jerr;
 		if (r->body_len == 0) {
 			api_reply_error(r, 400, "bad_json", NULL, "request body must be a JSON object");
@@ -548,6 +558,15 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		goto fail;
 	if ((r = images_cleanup(a)) < 0)
 		goto fail;
+	{
+		char why[CONFIG_PATH_MAX + 128];
+		if ((r = sign_keyring_load_dir(cfg->trusted_keys, &a->keys, why, sizeof(why))) < 0) {
+			log_error("images: trusted keys: %s", why);
+			goto fail;
+		}
+		if (a->keys.n)
+			log_info("images: %zu trusted signing key(s) from %s", a->keys.n, cfg->trusted_keys);
+	}
 	{
 		char dir[CONFIG_PATH_MAX + 16];
 		const char *missing = NULL;

@@ -16,6 +16,7 @@
 #define AGENT_TOKEN_PREFIX "bwa_"
 #define AGENT_TOKEN_LEN (4 + 48)
 #define AGENT_TOKEN_TTL (4 * 3600) /* a reimage must start within this */
+#define HEARTBEAT_TOKEN_TTL (10LL * 366 * 86400) /* one boot: until the next one replaces it */
 
 static void client_ip(struct request *r, char buf[INET6_ADDRSTRLEN])
 {
@@ -70,8 +71,12 @@ int boot_chain(struct request *r)
 	return reply_script(r, text);
 }
 
-/* Mints the one-time token of a reimage and keeps its hash. */
-static int mint_agent_token(struct request *r, const struct bw_node *n, char out[AGENT_TOKEN_LEN + 1])
+/*
+ * Mints an agent token for node: purpose "reimage" (the one-time token of
+ * task_id) or "heartbeat" (one boot of the installed OS), and keeps its hash.
+ */
+static int mint_agent_token(struct request *r, const struct bw_node *n, const char *purpose, int64_t task_id,
+			    int64_t ttl, char out[AGENT_TOKEN_LEN + 1])
 {
 	uint8_t raw[24], hash[SHA256_LEN];
 	int rc;
@@ -81,7 +86,7 @@ static int mint_agent_token(struct request *r, const struct bw_node *n, char out
 	memcpy(out, AGENT_TOKEN_PREFIX, 4);
 	hex_encode(raw, sizeof(raw), out + 4);
 	sha256_buf(out, AGENT_TOKEN_LEN, hash);
-	return store_agent_token_add(r->api->store, n->id, "reimage", hash, (int64_t)time(NULL) + AGENT_TOKEN_TTL);
+	return store_agent_token_add(r->api->store, n->id, purpose, task_id, hash, (int64_t)time(NULL) + ttl);
 }
 
 /* GET /boot/<mac>.ipxe: the script for this machine's state. */
@@ -89,9 +94,10 @@ int boot_script(struct request *r)
 {
 	struct api *a = r->api;
 	char mac[MAC_STR_LEN + 1], arg[64], url[300], token[AGENT_TOKEN_LEN + 1] = "", ip[INET6_ADDRSTRLEN];
-	char image[NAME_MAX_LEN + 1] = "", esc[96];
+	char image[NAME_MAX_LEN + 1] = "", esc[96], cmdline[sizeof(a->cfg->kernel_cmdline) + 520];
 	struct bw_node node;
-	bool known;
+	struct bw_image_version ver;
+	bool known, pending = false;
 	enum ipxe_script which;
 	char *text = NULL;
 	size_t n = strlen(r->params[0]);
@@ -110,6 +116,7 @@ int boot_script(struct request *r)
 	if (server_url(r, url, sizeof(url)) < 0)
 		return 0;
 	client_ip(r, ip);
+	snprintf(cmdline, sizeof(cmdline), "%s", a->cfg->kernel_cmdline);
 	rc = store_node_by_mac(a->store, mac, &node);
 	if (rc < 0 && rc != -ENOENT)
 		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
@@ -122,19 +129,36 @@ int boot_script(struct request *r)
 			memcpy(d.ip, ip, strlen(ip) + 1);
 		store_discovered_put(a->store, &d);
 	}
-	if (which == IPXE_REIMAGE && mint_agent_token(r, &node, token) < 0)
-		return api_reply_error(r, 503, "unavailable", NULL, "cannot record the agent token");
-	if (which == IPXE_ACTIVE)
-		store_key_of(a->store, &model_image, node.installed_image, image, sizeof(image));
+	if (which == IPXE_REIMAGE) {
+		struct bw_task task;
+		rc = store_task_open(a->store, node.id, &task);
+		if (rc == -ENOENT) {
+			/* Reimaging but no task (cancelled meanwhile): nothing to run. */
+			log_msg(LOG_WARN_, &(struct log_ctx){ .node = node.name }, "boot: reimaging without an open task");
+			which = IPXE_WAIT;
+		} else if (rc < 0 || mint_agent_token(r, &node, "reimage", task.id, AGENT_TOKEN_TTL, token) < 0)
+			return api_reply_error(r, 503, "unavailable", NULL, "cannot record the agent token");
+	}
+	if (which == IPXE_ACTIVE) {
+		pending = ipxe_pending(&node);
+		store_key_of(a->store, &model_image, pending ? node.pending_image : node.installed_image, image,
+			     sizeof(image));
+		if (store_get_by_key(a->store, &model_image_version, pending ? node.pending_image : node.installed_image,
+				     pending ? node.pending_version : node.installed_version, &ver) == 0 &&
+		    ver.cmdline[0])
+			snprintf(cmdline, sizeof(cmdline), "%s %s", a->cfg->kernel_cmdline, ver.cmdline);
+		if (mint_agent_token(r, &node, "heartbeat", 0, HEARTBEAT_TOKEN_TTL, token) < 0)
+			return api_reply_error(r, 503, "unavailable", NULL, "cannot record the heartbeat token");
+	}
 	struct ipxe_vars v = {
 		.server = url,
 		.mac = mac,
 		.node = known ? node.name : "",
 		.token = token,
 		.image = image,
-		.version = known ? node.installed_version : "",
-		.slot = known ? node.active_slot : "",
-		.cmdline = a->cfg->kernel_cmdline,
+		.version = !known ? "" : pending ? node.pending_version : node.installed_version,
+		.slot = !known ? "" : pending ? node.pending_slot : node.active_slot,
+		.cmdline = cmdline,
 		.retry = (unsigned)a->cfg->boot_retry,
 	};
 	rc = ipxe_render(a->templates, which, &v, &text);
@@ -206,6 +230,7 @@ int agent_hello(struct request *r)
 	json_t *val;
 	struct bw_node node;
 	uint8_t hash[SHA256_LEN];
+	int64_t token_node = 0;
 	char mac[MAC_STR_LEN + 1], ip[INET6_ADDRSTRLEN], esc[96];
 
 	json_object_foreach(r->json, key, val) {
@@ -229,7 +254,7 @@ int agent_hello(struct request *r)
 		return api_reply_error(r, 401, "unauthorized", NULL, "invalid agent credentials");
 	}
 	sha256_buf(token, strlen(token), hash);
-	if (store_agent_token_use(r->api->store, hash, node.id, "reimage") < 0) {
+	if (store_agent_token_use(r->api->store, hash, "reimage", &token_node, NULL) < 0 || token_node != node.id) {
 		log_msg(LOG_WARN_, &(struct log_ctx){ .node = node.name },
 			"agent: refused a hello from %s: token not valid for this node", ip);
 		store_event_add(r->api->store, node.id, 0, "agent-refused", "hello from %s with an invalid token", ip);
@@ -239,26 +264,6 @@ int agent_hello(struct request *r)
 		stage ? stage : "-");
 	store_event_add(r->api->store, node.id, 0, "agent-hello", "stage %s, from %s", stage ? stage : "-", ip);
 	return api_reply_json(r, 200, json_pack("{s:s, s:s}", "node", node.name, "state", node.state));
-}
-
-/* POST /api/v1/nodes/<name>/reimage: the next boot loads the reimage agent. */
-int node_reimage(struct request *r)
-{
-	struct bw_node node;
-
-	if (inventory_load(r, &model_node, 0, r->params[0], &node) < 0)
-		return 0;
-	if (node.maintenance)
-		return api_reply_error(r, 409, "in_maintenance", NULL,
-				       "node %s is in maintenance; clear it first (bootwave node set %s --maintenance false)",
-				       node.name, node.name);
-	if (store_node_set_state(r->api->store, node.id, "reimaging") < 0)
-		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
-	store_event_add(r->api->store, node.id, 0, "reimage", "asked by token %s", r->token.name);
-	log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "reimage asked by token %s", r->token.name);
-	if (store_get(r->api->store, &model_node, node.id, &node) < 0)
-		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
-	return api_reply_json(r, 200, codec_encode(r->api, &model_node, &node));
 }
 
 /* GET /api/v1/nodes/<name>/events: its history, oldest first, paginated. */

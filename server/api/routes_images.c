@@ -4,14 +4,18 @@
  * resolution, exclusion, deletion and download (with Range).
  *
  * Upload: PUT /api/v1/images/<image>/versions/<version>?filename=F[&sha256=H]
- * [&exclude_from_latest=true]. The body streams into a temporary file beside
- * its final place while its SHA-256 is computed; the format comes from F's
- * suffix and is checked against the data's magic bytes. Only when the whole
- * body is in, the digest matches and the file is synced does one store
- * transaction insert the version and rename the file into
- * <image_dir>/<image>/<version>/artifact.<suffix>. A cut-off upload, a wrong
- * checksum or a crash at any point publishes nothing: temporary files are
- * removed at the end of the request or at the next start.
+ * [&exclude_from_latest=true][&cmdline=C][&signature=S]. The body streams
+ * into a temporary directory beside its final place while its SHA-256 is
+ * computed; the format comes from F's suffix and is checked against the
+ * data's magic bytes. When the whole body is in and the digest matches, the
+ * import (imaging/import.h) measures the content and takes the kernel and
+ * initrd out of /boot, the signature S (Ed25519, hex) is checked against
+ * [images] trusted_keys, and manifest.json is written. Only then does one
+ * store transaction insert the version and rename the directory into
+ * <image_dir>/<image>/<version>/ (artifact.<suffix>, kernel, initrd,
+ * manifest.json). A cut-off upload, a wrong checksum, a failed import or a
+ * crash at any point publishes nothing: temporary directories are removed
+ * at the end of the request or at the next start.
  */
 #include "api-internal.h"
 
@@ -21,6 +25,9 @@
 #include <sys/stat.h>
 
 #include "fsutil.h"
+#include "import.h"
+#include "manifest.h"
+#include "sign.h"
 
 #define UPLOAD_PREFIX ".upload-"
 #define HEAD_LEN 512
@@ -29,7 +36,9 @@ struct upload {
 	struct bw_image image;
 	struct bw_image_version v;
 	char expect[SHA256_HEX_LEN + 1];
-	char tmp[CONFIG_PATH_MAX + 160];
+	char signature[MANIFEST_SIG_HEX + 1];
+	char tmp[CONFIG_PATH_MAX + 160]; /* temporary version directory */
+	char file[CONFIG_PATH_MAX + 300]; /* the artifact inside it */
 	char dir[CONFIG_PATH_MAX + 160]; /* final version directory */
 	char image_dir[CONFIG_PATH_MAX + 80];
 	int fd;
@@ -105,12 +114,13 @@ static int check_head(struct request *r, struct upload *u)
 
 int images_upload_begin(struct request *r)
 {
-	static const char *const allowed[] = { "filename", "sha256", "exclude_from_latest", NULL };
+	static const char *const allowed[] = { "filename", "sha256", "exclude_from_latest", "cmdline", "signature", NULL };
 	struct api *a = r->api;
 	struct upload *u;
 	struct bw_image_version existing;
 	const char *filename = api_query(r, "filename"), *sha = api_query(r, "sha256");
 	const char *excl = api_query(r, "exclude_from_latest"), *clen = api_header(r, "Content-Length");
+	const char *cmdline = api_query(r, "cmdline"), *sig = api_query(r, "signature");
 	char esc[96];
 	int rc;
 
@@ -153,6 +163,22 @@ int images_upload_begin(struct request *r)
 		return api_reply_error(r, 400, "invalid_parameter", "exclude_from_latest",
 				       "exclude_from_latest: expected true or false");
 	u->v.exclude_from_latest = str_eq(excl, "true");
+	if (cmdline && (!cmdline_safe(cmdline) || strlen(cmdline) >= sizeof(u->v.cmdline)))
+		return api_reply_error(r, 400, "invalid_parameter", "cmdline",
+				       "cmdline: at most %zu printable characters, none of " CMDLINE_UNSAFE_CHARS,
+				       sizeof(u->v.cmdline) - 1);
+	snprintf(u->v.cmdline, sizeof(u->v.cmdline), "%s", cmdline ? cmdline : "");
+	if (sig) {
+		if (strlen(sig) != MANIFEST_SIG_HEX || strspn(sig, "0123456789abcdefABCDEF") != MANIFEST_SIG_HEX)
+			return api_reply_error(r, 400, "invalid_parameter", "signature",
+					       "signature: expected an Ed25519 signature as 128 hex digits");
+		if (r->api->keys.n == 0)
+			return api_reply_error(r, 422, "no_trusted_keys", "signature",
+					       "a signature was given but no trusted key is configured ([images] "
+					       "trusted_keys = %s holds no *.pem)", a->cfg->trusted_keys);
+		for (size_t i = 0; i < MANIFEST_SIG_HEX; i++)
+			u->signature[i] = (char)tolower((unsigned char)sig[i]);
+	}
 	if (clen && strtoull(clen, NULL, 10) > (unsigned long long)a->cfg->max_upload)
 		return api_reply_error(r, 413, "upload_too_large", NULL,
 				       "artifact of %s bytes is larger than [api] max_upload (%lld bytes)", clen,
@@ -162,12 +188,16 @@ int images_upload_begin(struct request *r)
 	snprintf(u->image_dir, sizeof(u->image_dir), "%s/%s", a->cfg->image_dir, u->image.name);
 	snprintf(u->dir, sizeof(u->dir), "%s/%s", u->image_dir, u->v.version);
 	snprintf(u->tmp, sizeof(u->tmp), "%s/" UPLOAD_PREFIX "%s-XXXXXX", u->image_dir, u->v.version);
-	if ((rc = mkdir_p(u->image_dir, 0750)) < 0 || (u->fd = mkostemp(u->tmp, O_CLOEXEC)) < 0) {
+	if ((rc = mkdir_p(u->image_dir, 0750)) < 0 || !mkdtemp(u->tmp)) {
 		u->tmp[0] = '\0';
-		return api_reply_error(r, 507, "insufficient_storage", NULL, "cannot create a file in %s: %s",
+		return api_reply_error(r, 507, "insufficient_storage", NULL, "cannot create a directory in %s: %s",
 				       u->image_dir, strerror(rc < 0 ? -rc : errno));
 	}
-	fchmod(u->fd, 0640);
+	chmod(u->tmp, 0750);
+	snprintf(u->file, sizeof(u->file), "%s/%s", u->tmp, u->v.artifact);
+	if ((u->fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
+		return api_reply_error(r, 507, "insufficient_storage", NULL, "cannot create %s: %s", u->file,
+				       strerror(errno));
 	u->sha = sha256_new();
 	if (!u->sha)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
@@ -208,25 +238,73 @@ int images_upload_chunk(struct request *r, const char *data, size_t len)
 	return 0;
 }
 
-/* Inside the publishing transaction: move the artifact to its final place. */
+/* Inside the publishing transaction: move the version directory to its final place. */
 static int move_into_place(void *userdata)
 {
 	struct upload *u = userdata;
-	char final[sizeof(u->dir) + 160];
 	int rc;
 
 	/* The row was just inserted, so a directory of this name is a crash's leftover. */
 	if ((rc = rm_rf(u->dir)) < 0)
 		return rc;
-	if (mkdir(u->dir, 0750) < 0)
+	if (rename(u->tmp, u->dir) < 0)
 		return -errno;
 	u->moved = true;
-	snprintf(final, sizeof(final), "%s/%s", u->dir, u->v.artifact);
-	if (rename(u->tmp, final) < 0)
-		return -errno;
 	u->tmp[0] = '\0';
 	if ((rc = fsync_dir(u->dir)) < 0 || (rc = fsync_dir(u->image_dir)) < 0)
 		return rc;
+	return 0;
+}
+
+/* Import, signature and manifest.json, in the temporary directory. */
+static int build_manifest(struct request *r, struct upload *u)
+{
+	struct api *a = r->api;
+	struct manifest m = { .schema = MANIFEST_SCHEMA };
+	char why[512], msg[512], path[sizeof(u->tmp) + 16];
+	_cleanup_free_ char *text = NULL;
+	json_t *j;
+	int rc;
+
+	snprintf(m.image, sizeof(m.image), "%s", u->image.name);
+	snprintf(m.version, sizeof(m.version), "%s", u->v.version);
+	snprintf(m.format, sizeof(m.format), "%s", u->v.format);
+	snprintf(m.compression, sizeof(m.compression), "%s", u->v.compression);
+	m.artifact.present = true;
+	snprintf(m.artifact.file, sizeof(m.artifact.file), "%.63s", u->v.artifact);
+	m.artifact.size = u->received;
+	snprintf(m.artifact.sha256, sizeof(m.artifact.sha256), "%s", u->v.sha256);
+	snprintf(m.cmdline, sizeof(m.cmdline), "%s", u->v.cmdline);
+	rc = import_inspect(u->tmp, &m, (uint64_t)a->cfg->max_content, why, sizeof(why));
+	if (rc < 0)
+		return api_reply_error(r, rc == -EFBIG ? 413 : 422, rc == -EFBIG ? "image_too_large" : "import_failed",
+				       NULL, "%s@%s: %s; nothing was published", u->image.name, u->v.version, why),
+		       rc;
+	if (u->signature[0]) {
+		snprintf(m.signature, sizeof(m.signature), "%s", u->signature);
+		if (manifest_signed_message(&m, msg, sizeof(msg)) < 0 ||
+		    sign_verify(&a->keys, msg, strlen(msg), m.signature, m.signing_key) < 0)
+			return api_reply_error(r, 422, "signature_invalid", "signature",
+					       "the signature of %s@%s does not verify with any of the %zu trusted keys "
+					       "(it must sign the message of docs/operator-guide.md, \"Signed images\"); "
+					       "nothing was published",
+					       u->image.name, u->v.version, a->keys.n),
+			       -EBADMSG;
+		snprintf(u->v.signing_key, sizeof(u->v.signing_key), "%s", m.signing_key);
+	}
+	u->v.content_size = (int64_t)m.content_size;
+	j = manifest_to_json(&m);
+	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	snprintf(path, sizeof(path), "%s/manifest.json", u->tmp);
+	if (!text || (rc = write_file_atomic(path, text, strlen(text), 0640)) < 0 || (rc = fsync_dir(u->tmp)) < 0)
+		return api_reply_error(r, 507, "insufficient_storage", NULL, "cannot write the manifest: %s",
+				       strerror(text ? -rc : ENOMEM)),
+		       -EIO;
+	log_info("image %s: version %s imported: %llu bytes of content, kernel %s, initrd %s%s%s", u->image.name,
+		 u->v.version, (unsigned long long)m.content_size, m.kernel.source,
+		 m.initrd.present ? m.initrd.source : "(none)", m.signing_key[0] ? ", signed by key " : "",
+		 m.signing_key);
 	return 0;
 }
 
@@ -254,6 +332,8 @@ int images_upload_end(struct request *r)
 	u->fd = -1;
 	u->v.size = (int64_t)u->received;
 	snprintf(u->v.sha256, sizeof(u->v.sha256), "%s", got);
+	if (build_manifest(r, u) < 0)
+		return 0;
 	rc = store_version_publish(r->api->store, &u->v, move_into_place, u, &se);
 	if (rc < 0) {
 		if (u->moved)
@@ -279,7 +359,7 @@ void images_upload_done(struct request *r, bool completed)
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->tmp[0])
-		unlink(u->tmp);
+		rm_rf(u->tmp);
 	if (!u->published && !completed && !r->replied)
 		log_warn("image %s: upload of version %s cut off after %llu bytes; nothing was published",
 			 u->image.name, u->v.version, (unsigned long long)u->received);
@@ -393,7 +473,7 @@ int images_version_download(struct request *r)
 
 /* ---- start-up cleanup ---- */
 
-/* True if dir holds nothing but files named artifact*: something we published. */
+/* True if dir holds nothing but what a published version holds. */
 static bool looks_like_version_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -402,7 +482,10 @@ static bool looks_like_version_dir(const char *dir)
 
 	while (ok && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    (de->d_type != DT_REG || strncmp(de->d_name, "artifact", 8) != 0))
+		    (de->d_type != DT_REG ||
+		     (strncmp(de->d_name, "artifact", 8) != 0 && !str_eq(de->d_name, "kernel") &&
+		      !str_eq(de->d_name, "initrd") && !str_eq(de->d_name, "manifest.json") &&
+		      !str_eq(de->d_name, ".raw-inspect"))))
 			ok = false;
 	if (d)
 		closedir(d);
@@ -436,9 +519,9 @@ int images_cleanup(struct api *a)
 		while ((ve = readdir(d))) {
 			struct bw_image_version v;
 			snprintf(path, sizeof(path), "%s/%s/%s", a->cfg->image_dir, ie->d_name, ve->d_name);
-			if (ve->d_type == DT_REG && strncmp(ve->d_name, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)) == 0) {
+			if (strncmp(ve->d_name, UPLOAD_PREFIX, strlen(UPLOAD_PREFIX)) == 0) {
 				log_info("images: removing unfinished upload %s", path);
-				unlink(path);
+				rm_rf(path);
 				continue;
 			}
 			if (ve->d_type != DT_DIR || !version_valid(ve->d_name))

@@ -23,6 +23,12 @@ struct ipxe_templates {
 
 const char *ipxe_script_name(enum ipxe_script s) { return s < IPXE_N_SCRIPTS ? names[s] : "?"; }
 
+bool ipxe_pending(const struct bw_node *n)
+{
+	return str_eq(n->state, "waiting_health") && n->pending_image && n->pending_version[0] &&
+	       (str_eq(n->pending_slot, "a") || str_eq(n->pending_slot, "b"));
+}
+
 enum ipxe_script ipxe_choose(const struct bw_node *n)
 {
 	if (!n)
@@ -31,6 +37,8 @@ enum ipxe_script ipxe_choose(const struct bw_node *n)
 		return IPXE_LOCAL;
 	if (str_eq(n->state, "provisioning") || str_eq(n->state, "reimaging"))
 		return IPXE_REIMAGE;
+	if (ipxe_pending(n))
+		return IPXE_ACTIVE;
 	if (n->installed_image && n->installed_version[0] && (str_eq(n->active_slot, "a") || str_eq(n->active_slot, "b")))
 		return IPXE_ACTIVE;
 	return IPXE_WAIT;
@@ -64,15 +72,6 @@ int ipxe_templates_load(const char *dir, struct ipxe_templates **ret, const char
 	}
 	*ret = t;
 	return 0;
-}
-
-/* Nothing iPXE would expand ($), quote, escape, take for a command separator (; | &) or a comment (#). */
-static bool safe(const char *v)
-{
-	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f || strchr("$\"\\;|&#", *v))
-			return false;
-	return true;
 }
 
 struct out {
@@ -132,7 +131,7 @@ int ipxe_render(const struct ipxe_templates *t, enum ipxe_script which, const st
 				known = true;
 				val = vars[i].value ? vars[i].value : "";
 			}
-		if (!known || !safe(val)) {
+		if (!known || !cmdline_safe(val)) {
 			r = -EINVAL;
 			break;
 		}

@@ -20,6 +20,12 @@ enum ipxe_script {
 
 const char *ipxe_script_name(enum ipxe_script s);
 
+/*
+ * True if node boots the slot its agent just wrote (state waiting_health):
+ * the ACTIVE script then names the pending image, version and slot.
+ */
+bool ipxe_pending(const struct bw_node *node);
+
 /* The script for node (NULL: a MAC that is not enrolled). */
 enum ipxe_script ipxe_choose(const struct bw_node *node);
 

@@ -420,14 +420,34 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 		return list_pages(c, &model_event, path, "", 0);
 	}
 	if (m == &model_node && str_eq(verb, "reimage")) {
-		if (argc > 2) {
-			usage_error("reimage takes only a NAME");
-			return EXIT_USAGE;
+		json_t *body = json_object();
+		for (int i = 2; i < argc; i++) {
+			if (str_eq(argv[i], "--wipe")) {
+				json_object_set_new(body, "wipe", json_true());
+			} else if ((str_eq(argv[i], "--image") || str_eq(argv[i], "--version")) && i + 1 < argc) {
+				json_object_set_new(body, argv[i] + 2, json_string(argv[i + 1]));
+				i++;
+			} else {
+				json_decref(body);
+				usage_error("reimage NAME [--image IMAGE] [--version VERSION|latest] [--wipe]: unexpected \"%s\"",
+					    argv[i]);
+				return EXIT_USAGE;
+			}
 		}
 		snprintf(path, sizeof(path), "%.400s/reimage", item);
-		if ((r = cli_call(c, "POST", path, NULL, &rep)) != EXIT_OK)
+		r = cli_call(c, "POST", path, json_object_size(body) ? body : NULL, &rep);
+		json_decref(body);
+		if (r != EXIT_OK)
 			return r;
 		return print_reply(c, &rep);
+	}
+	if (m == &model_node && str_eq(verb, "tasks")) {
+		if (argc > 2) {
+			usage_error("tasks takes only a NAME");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "%.400s/tasks", item);
+		return list_pages(c, &model_task, path, "", 0);
 	}
 	usage_error("unknown verb \"%s\" for %s (see: bootwave %s help)", verb, m->name, m->name);
 	return EXIT_USAGE;
@@ -489,10 +509,13 @@ static int image_publish(struct cli *c, int argc, char **argv)
 		{ "exclude-from-latest", no_argument, NULL, 'x' },
 		{ "no-checksum", no_argument, NULL, 'n' },
 		{ "sha256", required_argument, NULL, 's' },
+		{ "signature", required_argument, NULL, 'g' },
+		{ "cmdline", required_argument, NULL, 'k' },
 		{ 0 },
 	};
 	bool exclude = false, checksum = true;
-	const char *given = NULL;
+	const char *given = NULL, *signature = NULL, *cmdline = NULL;
+	_cleanup_free_ char *cmdline_esc = NULL;
 	char sha[SHA256_HEX_LEN + 1] = "", path[1024], tmp[1024];
 	struct stat st;
 	struct httpc_reply rep;
@@ -507,14 +530,22 @@ static int image_publish(struct cli *c, int argc, char **argv)
 		case 'x': exclude = true; break;
 		case 'n': checksum = false; break;
 		case 's': given = optarg; break;
+		case 'g': signature = optarg; break;
+		case 'k': cmdline = optarg; break;
 		default: return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 3) {
 		usage_error("usage: bootwave image publish IMAGE VERSION FILE [--exclude-from-latest] "
-			    "[--sha256 HEX | --no-checksum]");
+			    "[--sha256 HEX | --no-checksum] [--signature HEX] [--cmdline KERNEL-ARGS]");
 		return EXIT_USAGE;
 	}
+	if (signature && (strlen(signature) != 128 || strspn(signature, "0123456789abcdefABCDEF") != 128)) {
+		usage_error("--signature: expected an Ed25519 signature as 128 hex digits");
+		return EXIT_USAGE;
+	}
+	if (cmdline && !(cmdline_esc = httpc_escape(cmdline)))
+		return EXIT_FAIL;
 	const char *image = argv[optind], *version = argv[optind + 1], *file = argv[optind + 2];
 	f = fopen(file, "re");
 	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -536,8 +567,10 @@ static int image_publish(struct cli *c, int argc, char **argv)
 		fclose(f);
 		return EXIT_FAIL;
 	}
-	snprintf(path + strlen(path), sizeof(path) - strlen(path), "?filename=%s%s%s%s", fname ? fname : "",
-		 sha[0] ? "&sha256=" : "", sha, exclude ? "&exclude_from_latest=true" : "");
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "?filename=%s%s%s%s%s%s%s%.600s", fname ? fname : "",
+		 sha[0] ? "&sha256=" : "", sha, exclude ? "&exclude_from_latest=true" : "",
+		 signature ? "&signature=" : "", signature ? signature : "", cmdline ? "&cmdline=" : "",
+		 cmdline_esc ? cmdline_esc : "");
 	bar.label = "upload";
 	clock_gettime(CLOCK_MONOTONIC, &bar.t0);
 	r = httpc_upload(c->http, path, f, (uint64_t)st.st_size,
@@ -610,6 +643,7 @@ int cmd_image(struct cli *c, int argc, char **argv)
 		resource_usage(&model_image);
 		printf("       bootwave image publish IMAGE VERSION FILE [--exclude-from-latest] [--sha256 HEX | "
 		       "--no-checksum]\n"
+		       "                    [--signature HEX] [--cmdline KERNEL-ARGS]\n"
 		       "       bootwave image versions IMAGE\n"
 		       "       bootwave image version IMAGE VERSION|latest\n"
 		       "       bootwave image exclude|include IMAGE VERSION   (from latest)\n"

@@ -158,8 +158,40 @@ static const char schema_v2[] =
 	" expires_at INTEGER NOT NULL,"
 	" used_at INTEGER);";
 
+/* Imaging: manifests of versions, agent tasks, pending slots and heartbeats. */
+static const char schema_v3[] =
+	"ALTER TABLE image_versions ADD COLUMN content_size INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE image_versions ADD COLUMN cmdline TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE image_versions ADD COLUMN signing_key TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN pending_slot TEXT NOT NULL DEFAULT 'none';"
+	"ALTER TABLE nodes ADD COLUMN pending_image_id INTEGER REFERENCES images(id);"
+	"ALTER TABLE nodes ADD COLUMN pending_version TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN health TEXT NOT NULL DEFAULT 'Unknown';"
+	"ALTER TABLE nodes ADD COLUMN last_heartbeat INTEGER;"
+
+	"CREATE TABLE tasks ("
+	" id INTEGER PRIMARY KEY,"
+	" node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+	" kind TEXT NOT NULL,"
+	" image_id INTEGER REFERENCES images(id),"
+	" version TEXT NOT NULL,"
+	" slot TEXT NOT NULL,"
+	" wipe INTEGER NOT NULL,"
+	" state TEXT NOT NULL,"
+	" stage TEXT NOT NULL DEFAULT '',"
+	" bytes_done INTEGER NOT NULL DEFAULT 0,"
+	" bytes_total INTEGER NOT NULL DEFAULT 0,"
+	" sha256 TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" finished_at INTEGER);"
+	"CREATE INDEX tasks_node ON tasks(node_id, id);"
+	"ALTER TABLE agent_tokens ADD COLUMN task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE;";
+
 const char *const store_migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 const int store_n_migrations = (int)ARRAY_SIZE(store_migrations);

@@ -132,7 +132,6 @@ struct store_stats {
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 
-#endif
 
 /* ---- Boot services (store_boot.c) ---- */
 
@@ -163,14 +162,26 @@ int store_event_add(struct store *s, int64_t node_id, int64_t rollout_id, const 
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
- * One-time agent tokens: only the hash is kept. Adding one for a node and
- * purpose drops its earlier ones of that purpose.
+ * Agent tokens (only their hash is kept): purpose "reimage" is the one-time
+ * token of one task (task_id), "heartbeat" the token of one boot of the
+ * installed OS. Adding one for a node and purpose drops its earlier ones of
+ * that purpose.
  */
-int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, const uint8_t hash[32],
-			  int64_t expires_at);
+int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, int64_t task_id,
+			  const uint8_t hash[32], int64_t expires_at);
 /*
- * Checks a token hash for node_id and purpose, unexpired, and records its
- * first use. A token serves one boot of the agent (one task): minting the
- * next one replaces it. -EACCES if it is not valid.
+ * Checks a token hash for purpose, unexpired, records its first use, and
+ * returns the node and task (0 if none) it was minted for. -EACCES if it is
+ * not valid.
  */
-int store_agent_token_use(struct store *s, const uint8_t hash[32], int64_t node_id, const char *purpose);
+int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *purpose, int64_t *ret_node,
+			  int64_t *ret_task);
+/* Ends the tokens of a node and purpose (a task's token once it is finished). */
+int store_agent_token_drop(struct store *s, int64_t node_id, const char *purpose);
+
+/* The newest pending or running task of a node; -ENOENT if none. */
+int store_task_open(struct store *s, int64_t node_id, struct bw_task *ret);
+/* Inserts task t for its node (id set on success), cancelling the node's unfinished tasks. */
+int store_task_create(struct store *s, struct bw_task *t, struct store_err *err);
+
+#endif

@@ -158,8 +158,8 @@ int store_event_add(struct store *s, int64_t node_id, int64_t rollout_id, const 
 	return store_op_end(&o, store_step_done(s, st, NULL));
 }
 
-int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, const uint8_t hash[32],
-			  int64_t expires_at)
+int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose, int64_t task_id,
+			  const uint8_t hash[32], int64_t expires_at)
 {
 	struct op o = store_op_begin(s, 1);
 	int r = store_exec(s, "SAVEPOINT agent_token", NULL);
@@ -167,21 +167,91 @@ int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose,
 		r = run(s, "DELETE FROM agent_tokens WHERE node_id = ?1 AND purpose = ?2", "it", node_id, purpose);
 	if (r == 0)
 		r = run(s,
-			"INSERT INTO agent_tokens (node_id, hash, purpose, created_at, expires_at)"
-			" VALUES (?1, ?2, ?3, ?4, ?5)",
-			"ibtii", node_id, hash, purpose, s->now(), expires_at);
+			"INSERT INTO agent_tokens (node_id, hash, purpose, created_at, expires_at, task_id)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, nullif(?6, 0))",
+			"ibtiii", node_id, hash, purpose, s->now(), expires_at, task_id);
 	store_exec(s, r == 0 ? "RELEASE agent_token" : "ROLLBACK TO agent_token; RELEASE agent_token", NULL);
 	return store_op_end(&o, r);
 }
 
-int store_agent_token_use(struct store *s, const uint8_t hash[32], int64_t node_id, const char *purpose)
+int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *purpose, int64_t *ret_node,
+			  int64_t *ret_task)
 {
 	struct op o = store_op_begin(s, 1);
-	int r = run(s,
-		    "UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2 AND node_id = ?3"
-		    " AND purpose = ?4 AND expires_at > ?1",
-		    "ibit", s->now(), hash, node_id, purpose);
-	if (r == 0 && sqlite3_changes(s->db) != 1)
-		r = -EACCES;
+	sqlite3_stmt *st = NULL;
+	int64_t now = s->now(), node = 0, task = 0;
+	int rc, r = -EACCES;
+
+	rc = sqlite3_prepare_v2(s->db,
+				"UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2"
+				" AND purpose = ?3 AND expires_at > ?1 RETURNING node_id, coalesce(task_id, 0)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_op_end(&o, store_sql_fail(s, rc, NULL));
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_blob(st, 2, hash, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, purpose, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		node = sqlite3_column_int64(st, 0);
+		task = sqlite3_column_int64(st, 1);
+		r = 0;
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		r = store_sql_fail(s, rc, NULL);
+	sqlite3_finalize(st);
+	if (r == 0) {
+		*ret_node = node;
+		if (ret_task)
+			*ret_task = task;
+	}
+	return store_op_end(&o, r);
+}
+
+int store_agent_token_drop(struct store *s, int64_t node_id, const char *purpose)
+{
+	struct op o = store_op_begin(s, 1);
+	return store_op_end(&o, run(s, "DELETE FROM agent_tokens WHERE node_id = ?1 AND purpose = ?2", "it", node_id,
+				    purpose));
+}
+
+int store_task_create(struct store *s, struct bw_task *t, struct store_err *err)
+{
+	struct op o = store_op_begin(s, 1);
+	int r = store_exec(s, "SAVEPOINT task_create", err);
+	if (r == 0)
+		r = run(s,
+			"UPDATE tasks SET state = 'cancelled', reason = 'replaced by a newer task', finished_at = ?2,"
+			" updated_at = ?2 WHERE node_id = ?1 AND state IN ('pending', 'running')",
+			"ii", t->node, s->now());
+	if (r == 0)
+		r = store_insert(s, &model_task, t, err);
+	store_exec(s, r == 0 ? "RELEASE task_create" : "ROLLBACK TO task_create; RELEASE task_create", NULL);
+	return store_op_end(&o, r);
+}
+
+int store_task_open(struct store *s, int64_t node_id, struct bw_task *ret)
+{
+	struct op o = store_op_begin(s, 0);
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+	int rc = sqlite3_prepare_v2(s->db,
+				    "SELECT id FROM tasks WHERE node_id = ?1 AND state IN ('pending', 'running')"
+				    " ORDER BY id DESC LIMIT 1",
+				    -1, &st, NULL);
+	int r = -ENOENT;
+
+	if (rc != SQLITE_OK)
+		return store_op_end(&o, store_sql_fail(s, rc, NULL));
+	sqlite3_bind_int64(st, 1, node_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = store_sql_fail(s, rc, NULL);
+	sqlite3_finalize(st);
+	if (id)
+		r = store_get(s, &model_task, id, ret);
 	return store_op_end(&o, r);
 }

@@ -182,6 +182,22 @@ uploads_in_progress() {
 	ls -A "$STATE/images/$1" 2>/dev/null | grep -c '^\.upload-' || true
 }
 
+# os_tree DIR [VERSION]: a tiny root tree with what an image must hold: a
+# kernel and an initrd in /boot (their content is not booted here).
+os_tree() {
+	mkdir -p "$1/boot" "$1/etc" "$1/bin"
+	echo "kernel ${2:-1}" >"$1/boot/vmlinuz-6.1.0-test"
+	echo "initrd ${2:-1}" >"$1/boot/initrd.img-6.1.0-test"
+	echo "VERSION_ID=${2:-1}" >"$1/etc/os-release"
+}
+
+# ext4_image TREE OUT [SIZE]: a raw ext4 partition image of TREE (no root needed).
+ext4_image() {
+	rm -f "$2"
+	truncate -s "${3:-8M}" "$2"
+	mke2fs -q -F -t ext4 -d "$1" -E root_owner=0:0 "$2" >/dev/null
+}
+
 # netns_add NAME: a namespace that cleanup removes, with loopback up.
 netns_add() {
 	ip netns add "$1"

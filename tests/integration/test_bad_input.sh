@@ -9,7 +9,8 @@ start_daemon
 bw_rc 0 site create s1
 bw_rc 0 zone create z1 --site s1
 bw_rc 0 image create os
-printf 'raw image bytes' >"$T/os.img"
+os_tree "$T/tree"
+ext4_image "$T/tree" "$T/os.img" 2M
 bw_rc 0 image publish os 1 "$T/os.img"
 bw_rc 0 pool create web --image os
 bw_rc 0 node create n1 --mac 52:54:00:00:00:01 --zone z1 --pool web

@@ -47,7 +47,9 @@ start_daemon
 check_eq "all pages of 10" "25" "$(bw -o json rack list | jq length)"
 
 # A progress bar when stderr is a terminal (script gives the CLI a pty).
-head -c 8000000 /dev/urandom >"$T/disk.img"
+os_tree "$T/tree"
+head -c 8000000 /dev/urandom >"$T/tree/payload"
+ext4_image "$T/tree" "$T/disk.img" 12M
 bw -q image create os
 script -qec "$BW_BIN/bootwave image publish os 1 $T/disk.img" /dev/null >"$T/tty.out" 2>&1 || true
 check_contains "progress bar" "upload [" "$(cat "$T/tty.out")"

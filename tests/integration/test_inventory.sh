@@ -14,7 +14,8 @@ bw_rc 0 zone create ams1-z2 --site ams1
 bw_rc 0 rack create r1 --zone ams1-z1 --fault-domain 1
 bw_rc 0 rack create r2 --zone ams1-z2 --fault-domain 2
 bw_rc 0 image create os --description "test OS"
-printf 'raw image bytes' >"$T/os.img"
+os_tree "$T/tree"
+ext4_image "$T/tree" "$T/os.img" 2M
 bw_rc 0 image publish os 1.0 "$T/os.img"
 bw_rc 0 pool create web --image os --auto-upgrade true --max-batch-percent 50
 check_eq "pool defaults" "latest 20 20 300 true false" \

@@ -48,8 +48,12 @@ bw_rc 0 site create lab
 bw_rc 0 zone create lab-z1 --site lab
 bw_rc 0 node create bios1 --mac 52:54:00:08:00:01 --zone lab-z1
 bw_rc 0 node create uefi1 --mac 52:54:00:08:00:02 --zone lab-z1
-bw_rc 0 node reimage bios1
-bw_rc 0 node reimage uefi1
+os_tree "$T/os"
+tar -C "$T/os" -czf "$T/os.tar.gz" .
+bw_rc 0 image create os
+bw_rc 0 image publish os 1 "$T/os.tar.gz"
+bw_rc 0 node reimage bios1 --image os
+bw_rc 0 node reimage uefi1 --image os
 
 vm() { # vm N NIC-OPTIONS FIRMWARE-ARGS...: one machine on tapN, its console in vmN.log
 	local n=$1 nic=$2
@@ -136,7 +140,7 @@ ip netns exec "$D" busybox udhcpd -f "$T/udhcpd.conf" >"$T/udhcpd.log" 2>&1 &
 sed -i 's/^range = .*/mode = proxy/' "$CONF"
 start_daemon
 bw_rc 0 node create proxy1 --mac 52:54:00:08:00:03 --zone lab-z1
-bw_rc 0 node reimage proxy1
+bw_rc 0 node reimage proxy1 --image os
 start=$(date +%s)
 vm 3 mac=52:54:00:08:00:03
 done3=''

@@ -153,6 +153,20 @@ static void test_choose(void **state)
 	assert_int_equal(ipxe_choose(&n), IPXE_ACTIVE);
 	n = node_installed("rolled_back", "a");
 	assert_int_equal(ipxe_choose(&n), IPXE_ACTIVE);
+	/* A slot the agent just wrote is booted while it waits for health, even on a new node. */
+	n = node_new();
+	snprintf(n.state, sizeof(n.state), "waiting_health");
+	snprintf(n.pending_slot, sizeof(n.pending_slot), "b");
+	n.pending_image = 7;
+	snprintf(n.pending_version, sizeof(n.pending_version), "2.0");
+	assert_true(ipxe_pending(&n));
+	assert_int_equal(ipxe_choose(&n), IPXE_ACTIVE);
+	/* ... but only in that state: a failed or reimaging node does not boot it. */
+	snprintf(n.state, sizeof(n.state), "failed");
+	assert_false(ipxe_pending(&n));
+	assert_int_equal(ipxe_choose(&n), IPXE_WAIT);
+	snprintf(n.state, sizeof(n.state), "reimaging");
+	assert_int_equal(ipxe_choose(&n), IPXE_REIMAGE);
 
 	/* Anything missing of image, version and slot: wait. */
 	n = node_installed("active", "none");
@@ -317,21 +331,24 @@ static void test_render_active(void **state)
 	text = render_ok(t, IPXE_ACTIVE, &v);
 	check_common(text);
 	expect_line(text, "echo bootwave: node web-1: booting debian 12.5 from slot a");
-	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-a ro "
-			  CMDLINE " || goto retry");
+	/* The token of an active boot is its heartbeat token (routes_boot.c mints one per boot). */
+	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-a rw "
+			  CMDLINE " bootwave.server=" SERVER " bootwave.node=web-1 bootwave.hbtoken=" TOKEN
+			  " || goto retry");
 	expect_line(text, "initrd --name initrd " SERVER "/boot/images/debian/12.5/initrd || goto retry");
 	expect_line(text, "boot || goto retry");
 	expect_line(text, "echo bootwave: loading the OS failed; asking again in 30 s");
 	expect_line(text, "sleep 30");
 	expect_line(text, CHAIN);
-	assert_null(strstr(text, TOKEN)); /* the token goes to the agent only */
+	assert_null(strstr(text, "bootwave.token=")); /* the one-time token goes to the agent only */
 	free(text);
 
 	v.slot = "b";
 	v.retry = 5;
 	text = render_ok(t, IPXE_ACTIVE, &v);
-	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-b ro "
-			  CMDLINE " || goto retry");
+	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-b rw "
+			  CMDLINE " bootwave.server=" SERVER " bootwave.node=web-1 bootwave.hbtoken=" TOKEN
+			  " || goto retry");
 	expect_line(text, "sleep 5");
 	expect_line(text, "echo bootwave: loading the OS failed; asking again in 5 s");
 	assert_null(strstr(text, "bw-os-a"));
@@ -449,7 +466,7 @@ static void test_render_unsafe_values(void **state)
 	v.cmdline = "quiet  splash=1 a.b-c_d:e/f,g";
 	{
 		char *text = render_ok(t, IPXE_ACTIVE, &v);
-		assert_non_null(strstr(text, " ro quiet  splash=1 a.b-c_d:e/f,g || goto retry"));
+		assert_non_null(strstr(text, " rw quiet  splash=1 a.b-c_d:e/f,g bootwave.server="));
 		free(text);
 	}
 }
