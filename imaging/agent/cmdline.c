@@ -15,6 +15,7 @@ static const struct {
 	{ "bootwave.server", offsetof(struct agent_boot, server), AGENT_URL_MAX },
 	{ "bootwave.node", offsetof(struct agent_boot, node), 64 },
 	{ "bootwave.token", offsetof(struct agent_boot, token), AGENT_TOKEN_MAX },
+	{ "bootwave.hbtoken", offsetof(struct agent_boot, hbtoken), AGENT_TOKEN_MAX },
 };
 
 static bool url_ok(const char *s)

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bootwave-agent's two modes: reimage (in the ramdisk: fetch the task,
+ * write the slot, report, reboot) and heartbeat (in the installed OS).
+ */
+#ifndef BW_AGENT_H
+#define BW_AGENT_H
+
+#include <stdbool.h>
+
+struct agent_opts {
+	const char *cmdline;  /* file holding the kernel command line */
+	const char *devroot;  /* prefix of device paths ("" in production; a directory in tests) */
+	bool no_reboot;       /* exit instead of rebooting when done */
+	unsigned retry_s;     /* how long to retry reaching the server, in seconds */
+	/* heartbeat */
+	unsigned interval;    /* 0: as the server says */
+	const char *probe;    /* shell command, or http(s):// URL, or NULL */
+	unsigned grace;       /* seconds of Initializing before a failing probe counts */
+	bool once;            /* one heartbeat, then exit */
+};
+
+/* Exit status: 0 written and reported, 1 failed (reported if it could be), 2 bad usage or parameters. */
+int agent_reimage(const struct agent_opts *o);
+int agent_heartbeat(const struct agent_opts *o);
+
+#endif
