@@ -114,7 +114,7 @@ $(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend $(FUZZ_NAMES))
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
 build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
 
-unit-$(1): build-$(1)
+unit-$(1): build-$(1) | deps-test
 	@set -e; for t in $$($(1)_UNITS); do echo "== unit ($(1)): $$$${t##*/}"; $$$$t; done
 	@set -e; for n in $(FUZZ_NAMES:fuzz_%=%); do echo "== fuzz corpus replay ($(1)): $$$$n"; \
 		$(BUILD)/$(1)/tests/fuzz_$$$$n tests/fuzz/corpus/$$$$n; done

@@ -7,8 +7,9 @@
  * so this is a safety-critical reader: anything inconsistent is refused, with
  * *ret_why naming the exact check that failed (a static string, safe to log).
  * The parsers are pure (no I/O, fuzzed by tests/fuzz/fuzz_gpt.c); the
- * functions taking an fd use pread/pwrite on sector-aligned 4096-aligned
- * buffers, so the fd may be opened with O_DIRECT. Nothing here logs.
+ * functions taking an fd read and write whole sectors at sector offsets
+ * from 4096-aligned buffers, so the fd may be opened with O_DIRECT. Nothing
+ * here logs, nothing keeps memory: every output is the caller's struct.
  *
  * Choices where the spec leaves room (all refusals are -EBADMSG):
  *   - revision exactly 1.0; header size 92..sector; the reserved field at
@@ -167,11 +168,11 @@ int gpt_part_range(const struct gpt_table *t, const struct gpt_part *p, uint64_t
 int gpt_is_blank(int fd, uint64_t disk_bytes, bool *ret);
 
 /*
- * Writes a new GPT on fd: protective MBR at LBA 0, header and 128 entries
- * at LBA 1 and 2, their copies at the end of the disk, and partition 1
- * bw-os-a, 2 bw-os-b (slot_bytes each, rounded down to 1 MiB, the first
- * starting at 1 MiB), and with with_data 3 bw-data from the end of the
- * slots to the last usable LBA; type Linux filesystem
+ * Writes a new GPT on fd (open for reading and writing): protective MBR
+ * at LBA 0, header and 128 entries at LBA 1 and 2, their copies at the end
+ * of the disk, and partition 1 bw-os-a, 2 bw-os-b (slot_bytes each, rounded
+ * down to 1 MiB, the first starting at 1 MiB), and with with_data 3 bw-data
+ * from the end of the slots to the last usable LBA; type Linux filesystem
  * (0FC63DAF-8483-4772-8E79-3D69D8477DE4), random version 4 GUIDs. Writes
  * nothing else: sector 0, the primary header and array, the backup array
  * and header. Then fsync and read back; *ret (may be NULL) is the table as

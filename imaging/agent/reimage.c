@@ -281,6 +281,10 @@ static int find_slot(struct job *j, bool blockdev)
 		goto out;
 	}
 	r = gpt_read(j->disk_fd, bytes, sector, tab, &why);
+	if (r == 0 && tab->other_why)
+		say("os_disk %s: the %s GPT copy is not usable (%s); using the %s", t->os_disk,
+		    tab->source == GPT_PRIMARY ? "backup" : "primary", tab->other_why,
+		    tab->source == GPT_PRIMARY ? "primary" : "backup");
 	if (r == 0)
 		r = gpt_check_layout(tab, &why);
 	if (r == -EBADMSG && !t->wipe) {

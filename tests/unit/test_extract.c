@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -326,11 +327,14 @@ static void assert_outside_unchanged(struct fx *f)
 static int fx_teardown(void **state)
 {
 	struct fx *f = *state;
+	char mnt[160];
 	char *now = snapshot(f->outside);
 	int r = strcmp(now, f->outside_snap) == 0 ? 0 : -1;
 
 	free(now);
 	close(f->root_fd);
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	umount2(mnt, MNT_DETACH); /* test_mount_crossing, if it failed half-way */
 	rm_rf(f->base);
 	free(f->outside_snap);
 	free(f);
@@ -1146,6 +1150,30 @@ static void test_null_args(void **state)
 	assert_int_equal(run_ok(f, &no_limits).entries, 0);
 }
 
+/* A file system mounted under the root is not written into (RESOLVE_NO_XDEV, or the device check of the walk). */
+static void test_mount_crossing(void **state)
+{
+	struct fx *f = *state;
+	char mnt[160];
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", f->root);
+	assert_int_equal(mkdir(mnt, 0755), 0);
+	if (mount("bw-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") < 0) {
+		print_message("mount tmpfs: %s (not permitted here), skipped\n", strerror(errno));
+		skip();
+	}
+	for (int fallback = 0; fallback < 2; fallback++) {
+		extract_test_no_openat2 = fallback;
+		BUILD(f, FMT_PAX, FILT_NONE, { .path = "mnt/x", .data = "x" });
+		run_bad(f, &no_limits, -EINVAL, "mnt/x: parent directory leaves the root or crosses a mount point");
+		BUILD(f, FMT_PAX, FILT_NONE, { .path = "mnt/d/y", .data = "y" });
+		run_bad(f, &no_limits, -EINVAL, "crosses a mount point");
+		assert_false(exists(f, "mnt/x"));
+		assert_false(exists(f, "mnt/d"));
+	}
+	assert_int_equal(umount2(mnt, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1169,6 +1197,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owner_out_of_range, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_null_args, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mount_crossing, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("extract", tests, NULL, NULL);
 }

@@ -117,7 +117,7 @@ static void sgdisk(const char *path, const char *args)
 {
 	/* Quiet: sgdisk warns on stderr about images whose size is not whole sectors. */
 	if (sh("sgdisk %s %s >/dev/null 2>&1", args, path) != 0)
-		fail_msg("sgdisk %s %s failed", args, path);
+		fail_msg("sgdisk %s %s failed (is gdisk installed?)", args, path);
 }
 
 /*
