@@ -106,7 +106,7 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap;
 	struct stat st;
 
 	if (fd < 0)
@@ -115,11 +115,35 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 		return -errno;
 	if ((size_t)st.st_size > max)
 		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
+	/* Read to EOF, not st_size: /proc files and pipes say 0 and still have bytes. */
+	cap = st.st_size > 0 ? (size_t)st.st_size : 4096;
+	if (cap > max)
+		cap = max;
+	buf = malloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+	for (;;) {
+		ssize_t n;
+		if (len == cap) {
+			char *nb;
+			if (cap >= max) {
+				/* Full at max: one more byte means the file is too large. */
+				char extra;
+				n = read(fd, &extra, 1);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0)
+					return -errno;
+				if (n > 0)
+					return -EFBIG;
+				break;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			if (!(nb = realloc(buf, cap + 1)))
+				return -ENOMEM;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "cmdline.h"
+#include "fsutil.h"
+#include "util.h"
 
 /* Parses the first len bytes of s from an exact-size heap copy. */
 static int parse_n(const char *s, size_t len, struct agent_boot *ret, const char **bad)
@@ -211,10 +213,26 @@ static void test_embedded_nul(void **state)
 	assert_string_equal(b.node, "n");
 }
 
+/* The agent reads /proc/cmdline, whose st_size is 0: read_file must read to EOF. */
+static void test_read_proc_file(void **state)
+{
+	_cleanup_free_ char *text = NULL, *small = NULL;
+	size_t len = 0;
+	(void)state;
+
+	assert_int_equal(read_file("/proc/self/status", 64 * 1024, &text, &len), 0);
+	assert_true(len > 100);
+	assert_non_null(strstr(text, "Name:"));
+	assert_int_equal(strlen(text), len);
+	/* The bound still holds for files that do not tell their size. */
+	assert_int_equal(read_file("/proc/self/status", 16, &small, &len), -EFBIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_typical),
+		cmocka_unit_test(test_read_proc_file),
 		cmocka_unit_test(test_quoted_values),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_too_long),
