@@ -142,7 +142,7 @@ all: $(FIRMWARE)/.stamp
 
 # The boot payload of the tests: a Debian kernel (downloaded, not installed)
 # and the ramdisk of rootfs/ (rootfs/README.md).
-$(PAYLOAD): rootfs/build-initrd rootfs/fetch-kernel $(wildcard rootfs/initrd/*) | deps-test
+$(PAYLOAD): rootfs/build-initrd rootfs/fetch-kernel rootfs/lib.sh $(wildcard rootfs/initrd/*) | deps-test
 	rootfs/fetch-kernel $(BUILD)/rootfs/cache >/dev/null
 	rootfs/build-initrd $(BUILD)/rootfs/cache/modules $@
 .PHONY: payload
