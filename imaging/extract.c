@@ -32,11 +32,32 @@ bool extract_test_no_openat2;
 /* Bytes of an untrusted name quoted in a reason, before "...". */
 #define WHY_NAME_MAX 200
 
+/*
+ * The next component of the path at *p that is neither empty nor ".", its
+ * length in *ret_len; *p moves past it and its slashes. NULL at the end.
+ */
+static const char *next_component(const char **p, size_t *ret_len)
+{
+	while (**p) {
+		const char *c = *p;
+		size_t cl = strcspn(c, "/");
+
+		*p = c + cl;
+		while (**p == '/')
+			(*p)++;
+		if (cl == 0 || (cl == 1 && c[0] == '.'))
+			continue;
+		*ret_len = cl;
+		return c;
+	}
+	return NULL;
+}
+
 int extract_path_check(const char *path, char *out, size_t out_size, const char **ret_why)
 {
 	char buf[EXTRACT_PATH_BUF];
 	const char *why;
-	size_t len, n = 0;
+	size_t len, n = 0, cl;
 	int r = -EINVAL;
 
 	if (!path) {
@@ -57,17 +78,7 @@ int extract_path_check(const char *path, char *out, size_t out_size, const char 
 		why = "path is absolute";
 		goto fail;
 	}
-	for (const char *p = path; *p;) {
-		const char *c = p;
-		size_t cl;
-
-		while (*p && *p != '/')
-			p++;
-		cl = (size_t)(p - c);
-		while (*p == '/')
-			p++;
-		if (cl == 0 || (cl == 1 && c[0] == '.'))
-			continue;
+	for (const char *p = path, *c; (c = next_component(&p, &cl));) {
 		if (cl == 2 && c[0] == '.' && c[1] == '.') {
 			why = "path has a '..' component";
 			goto fail;
@@ -101,7 +112,7 @@ int extract_link_check(const char *entry_path, const char *target, const char **
 {
 	char norm[EXTRACT_PATH_BUF];
 	const char *why;
-	size_t depth = 0;
+	size_t depth = 0, cl;
 	int r;
 
 	r = extract_path_check(entry_path, norm, sizeof(norm), &why);
@@ -127,17 +138,7 @@ int extract_link_check(const char *entry_path, const char *target, const char **
 	/* The link's directory: one level per '/' of the normalised name. */
 	for (const char *p = norm; *p; p++)
 		depth += *p == '/';
-	for (const char *p = target; *p;) {
-		const char *c = p;
-		size_t cl;
-
-		while (*p && *p != '/')
-			p++;
-		cl = (size_t)(p - c);
-		while (*p == '/')
-			p++;
-		if (cl == 0 || (cl == 1 && c[0] == '.'))
-			continue;
+	for (const char *p = target, *c; (c = next_component(&p, &cl));) {
 		if (cl == 2 && c[0] == '.' && c[1] == '.') {
 			if (depth == 0) {
 				why = "symlink target climbs out of the root";
