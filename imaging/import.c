@@ -203,12 +203,11 @@ struct spill {
 static int spill_sink(const void *buf, size_t len, void *userdata)
 {
 	struct spill *s = userdata;
-	const uint8_t *p = buf;
 
 	if (s->n + len > s->max)
 		return -EFBIG;
 	/* Zeros become a hole: raw images are mostly empty space. */
-	if (len && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0) {
+	if (mem_is_zero(buf, len)) {
 		if (lseek(s->fd, (off_t)len, SEEK_CUR) < 0)
 			return -errno;
 	} else if (write(s->fd, buf, len) != (ssize_t)len)

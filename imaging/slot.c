@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 int slot_init(struct slot *s, int fd, bool blockdev, uint64_t off, uint64_t len)
 {
 	if (len == 0 || off % 512 || len % 512 || off + len < off)
@@ -88,12 +90,6 @@ int slot_raw_begin(struct slot_raw *w, const struct slot *s)
 	return w->blk ? 0 : -ENOMEM;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	/* memcmp against itself shifted: zero iff the first byte is and every byte equals the next. */
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 static int flush_zero(struct slot_raw *w)
 {
 	int r = slot_zero(w->slot, w->zero_at, w->zero_len);
@@ -112,7 +108,7 @@ static int flush_block(struct slot_raw *w)
 
 	if (w->fill == 0)
 		return 0;
-	if (all_zero(w->blk, w->fill)) {
+	if (mem_is_zero(w->blk, w->fill)) {
 		if (w->zero_len && w->zero_at + w->zero_len != at && (r = flush_zero(w)) < 0)
 			return r;
 		if (!w->zero_len)

@@ -67,4 +67,11 @@ static inline bool str_eq(const char *a, const char *b)
 	return a && b && strcmp(a, b) == 0;
 }
 
+/* True if all n bytes at p are zero (n may be 0): the first is, and each equals the next. */
+static inline bool mem_is_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	return n == 0 || (b[0] == 0 && memcmp(b, b + 1, n - 1) == 0);
+}
+
 #endif
