@@ -100,6 +100,8 @@ const char *api_header(struct request *r, const char *name);
  * allowed (NULL-terminated) and returns -EINVAL; else 0.
  */
 int api_check_query(struct request *r, const char *const *allowed);
+/* Replies 400 unknown_field (and returns -EINVAL) if r->json has a member not in allowed (NULL-terminated). */
+int api_check_fields(struct request *r, const char *const *allowed);
 
 /* ---- JSON codec of model objects (codec.c) ---- */
 
@@ -145,6 +147,8 @@ int inventory_load(struct request *r, const struct model *m, int64_t parent, con
 /* Lists rows of m filtered by the query, paginated; extra filters may be prepended. */
 int inventory_list_filtered(struct request *r, const struct model *m, const struct store_filter *extra,
 			    size_t n_extra);
+/* GET /api/v1/nodes/<name>/<route->model plural>: rows of route->model whose "node" is that node, paginated. */
+int inventory_list_of_node(struct request *r);
 
 /* Images and versions (routes_images.c). */
 int images_version_list(struct request *r);
@@ -161,7 +165,6 @@ int images_cleanup(struct api *a);
 
 /* Agent protocol (routes_agent.c). */
 int node_reimage(struct request *r);
-int node_tasks(struct request *r);
 int agent_task(struct request *r);
 int agent_artifact(struct request *r);
 int agent_progress(struct request *r);
@@ -175,7 +178,6 @@ int boot_agent_file(struct request *r);
 int boot_firmware_file(struct request *r);
 int boot_image_file(struct request *r);
 int agent_hello(struct request *r);
-int node_events(struct request *r);
 
 /* Tokens (routes_tokens.c). */
 int tokens_create(struct request *r);

@@ -28,6 +28,26 @@
 	R("PATCH", "/api/v1/" plural "/{}", ROLE_OPERATOR, BODY_JSON, .model = &model_, .handler = inventory_update), \
 	R("DELETE", "/api/v1/" plural "/{}", ROLE_OPERATOR, BODY_NONE, .model = &model_, .handler = inventory_delete)
 
+int api_check_fields(struct request *r, const char *const *allowed)
+{
+	const char *key;
+	json_t *val;
+	char esc[96];
+
+	if (!json_is_object(r->json))
+		return api_reply_error(r, 400, "bad_json", NULL, "request body must be a JSON object"), -EINVAL;
+	json_object_foreach(r->json, key, val) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i]; i++)
+			ok |= str_eq(key, allowed[i]);
+		if (!ok)
+			return api_reply_error(r, 400, "unknown_field", key, "unknown field \"%s\"",
+					       log_escape(key, strlen(key), esc, sizeof(esc))),
+			       -EINVAL;
+	}
+	return 0;
+}
+
 static int api_index(struct request *r);
 
 static const struct route routes[] = {
@@ -53,9 +73,11 @@ static const struct route routes[] = {
 	R("POST", "/api/v1/tokens", ROLE_ADMIN, BODY_JSON, .model = &model_token, .handler = tokens_create),
 	R("GET", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_get),
 	R("DELETE", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_delete),
-	R("GET", "/api/v1/nodes/{}/events", ROLE_VIEWER, BODY_NONE, .handler = node_events),
+	R("GET", "/api/v1/nodes/{}/events", ROLE_VIEWER, BODY_NONE, .model = &model_event,
+	  .handler = inventory_list_of_node),
 	R("POST", "/api/v1/nodes/{}/reimage", ROLE_OPERATOR, BODY_JSON_OPT, .handler = node_reimage),
-	R("GET", "/api/v1/nodes/{}/tasks", ROLE_VIEWER, BODY_NONE, .handler = node_tasks),
+	R("GET", "/api/v1/nodes/{}/tasks", ROLE_VIEWER, BODY_NONE, .model = &model_task,
+	  .handler = inventory_list_of_node),
 	R("GET", "/api/v1/tasks/{}", ROLE_VIEWER, BODY_NONE, .model = &model_task, .handler = inventory_get),
 	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
 	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),

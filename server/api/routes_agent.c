@@ -75,27 +75,6 @@ static bool task_open(const struct bw_task *t)
 	return str_eq(t->state, "pending") || str_eq(t->state, "running");
 }
 
-/* Rejects unknown members of an agent's JSON body. */
-static int only_fields(struct request *r, const char *const *fields)
-{
-	const char *key;
-	json_t *val;
-	char esc[96];
-
-	if (!json_is_object(r->json))
-		return api_reply_error(r, 400, "invalid_body", NULL, "expected a JSON object"), -EINVAL;
-	json_object_foreach(r->json, key, val) {
-		bool ok = false;
-		for (size_t i = 0; fields[i]; i++)
-			ok |= str_eq(key, fields[i]);
-		if (!ok)
-			return api_reply_error(r, 400, "unknown_field", key, "unknown field \"%s\"",
-					       log_escape(key, strlen(key), esc, sizeof(esc))),
-			       -EINVAL;
-	}
-	return 0;
-}
-
 /* Sets mask[i] for every field of m named in the NULL-terminated list. */
 static void mask_of(const struct model *m, bool *mask, const char *const *names)
 {
@@ -128,7 +107,7 @@ int node_reimage(struct request *r)
 		return 0;
 	if (r->json) {
 		json_t *w = json_object_get(r->json, "wipe");
-		if (only_fields(r, fields) < 0)
+		if (api_check_fields(r, fields) < 0)
 			return 0;
 		image = json_string_value(json_object_get(r->json, "image"));
 		version = json_string_value(json_object_get(r->json, "version"));
@@ -200,18 +179,6 @@ int node_reimage(struct request *r)
 	log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "reimage: task %lld, %s@%s to slot %s%s, by token %s",
 		(long long)t.id, img.name, v.version, t.slot, wipe ? " (wipe)" : "", r->token.name);
 	return api_reply_json(r, 202, codec_encode(a, &model_task, &t));
-}
-
-/* GET /api/v1/nodes/<name>/tasks */
-int node_tasks(struct request *r)
-{
-	struct bw_node node;
-	struct store_filter f = { .field = model_field(&model_task, "node") };
-
-	if (inventory_load(r, &model_node, 0, r->params[0], &node) < 0)
-		return 0;
-	f.ival = node.id;
-	return inventory_list_filtered(r, &model_task, &f, 1);
 }
 
 /* ---- agent side ---- */
@@ -323,7 +290,7 @@ int agent_progress(struct request *r)
 	bool mask[64] = { false };
 	char stage[24];
 
-	if (agent_auth(r, "reimage", &node, &t) < 0 || only_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||
+	if (agent_auth(r, "reimage", &node, &t) < 0 || api_check_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||
 	    get_stage(r, stage, sizeof(stage)) < 0)
 		return 0;
 	if ((done && (!json_is_integer(done) || json_integer_value(done) < 0)) ||
@@ -358,16 +325,15 @@ int agent_result(struct request *r)
 	struct api *a = r->api;
 	struct bw_node node;
 	struct bw_task t;
-	struct manifest m;
+	struct bw_image_version v;
 	char image[NAME_MAX_LEN + 1] = "", stage[24], esc[DESC_LEN];
 	const char *status = json_string_value(json_object_get(r->json, "status"));
 	const char *sha = json_string_value(json_object_get(r->json, "sha256"));
 	const char *reason = json_string_value(json_object_get(r->json, "reason"));
-	const char *why = "";
 	bool ok, mask[64] = { false };
 	int rc;
 
-	if (agent_auth(r, "reimage", &node, &t) < 0 || only_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||
+	if (agent_auth(r, "reimage", &node, &t) < 0 || api_check_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||
 	    get_stage(r, stage, sizeof(stage)) < 0)
 		return 0;
 	if (!str_eq(status, "succeeded") && !str_eq(status, "failed"))
@@ -376,14 +342,14 @@ int agent_result(struct request *r)
 		return api_reply_error(r, 409, "task_finished", NULL, "task %lld is already %s", (long long)t.id, t.state);
 	ok = str_eq(status, "succeeded");
 	if (store_key_of(a->store, &model_image, t.image, image, sizeof(image)) < 0 ||
-	    load_manifest(a, image, t.version, &m, &why) < 0)
-		return api_reply_error(r, 409, "no_manifest", NULL, "%s@%s: %s", image, t.version, why);
+	    store_get_by_key(a->store, &model_image_version, t.image, t.version, &v) < 0)
+		return api_reply_error(r, 409, "no_manifest", NULL, "%s@%s is no longer published", image, t.version);
 	log_escape(reason ? reason : "", reason ? strlen(reason) : 0, esc, sizeof(esc));
-	if (ok && (!sha || !str_eq(sha, m.artifact.sha256))) {
+	if (ok && (!sha || !str_eq(sha, v.sha256))) {
 		/* The agent must have verified the very bytes that were published. */
 		ok = false;
 		snprintf(esc, sizeof(esc), "the agent reported sha256 %.64s, the version has %s", sha ? sha : "(none)",
-			 m.artifact.sha256);
+			 v.sha256);
 	}
 	if (stage[0]) {
 		snprintf(t.stage, sizeof(t.stage), "%s", stage);
@@ -444,7 +410,7 @@ int agent_heartbeat(struct request *r)
 	bool mask[64] = { false }, commit;
 	int rc;
 
-	if (agent_auth(r, "heartbeat", &node, NULL) < 0 || only_fields(r, fields) < 0)
+	if (agent_auth(r, "heartbeat", &node, NULL) < 0 || api_check_fields(r, fields) < 0)
 		return 0;
 	if (!str_eq(state, "Initializing") && !str_eq(state, "Healthy") && !str_eq(state, "Unhealthy"))
 		return api_reply_error(r, 422, "invalid_value", "state", "state: Initializing, Healthy or Unhealthy");

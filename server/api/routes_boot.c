@@ -226,21 +226,13 @@ int agent_hello(struct request *r)
 	const char *mac_in = json_string_value(json_object_get(r->json, "mac"));
 	const char *token = json_string_value(json_object_get(r->json, "token"));
 	const char *stage = json_string_value(json_object_get(r->json, "stage"));
-	const char *key;
-	json_t *val;
 	struct bw_node node;
 	uint8_t hash[SHA256_LEN];
 	int64_t token_node = 0;
-	char mac[MAC_STR_LEN + 1], ip[INET6_ADDRSTRLEN], esc[96];
+	char mac[MAC_STR_LEN + 1], ip[INET6_ADDRSTRLEN];
 
-	json_object_foreach(r->json, key, val) {
-		bool ok = false;
-		for (size_t i = 0; fields[i]; i++)
-			ok |= str_eq(key, fields[i]);
-		if (!ok)
-			return api_reply_error(r, 400, "unknown_field", key, "unknown field \"%s\"",
-					       log_escape(key, strlen(key), esc, sizeof(esc)));
-	}
+	if (api_check_fields(r, fields) < 0)
+		return 0;
 	if (!name || !mac_in || !token)
 		return api_reply_error(r, 400, "missing_field", !name ? "node" : !mac_in ? "mac" : "token",
 				       "node, mac and token are required strings");
@@ -266,14 +258,3 @@ int agent_hello(struct request *r)
 	return api_reply_json(r, 200, json_pack("{s:s, s:s}", "node", node.name, "state", node.state));
 }
 
-/* GET /api/v1/nodes/<name>/events: its history, oldest first, paginated. */
-int node_events(struct request *r)
-{
-	struct bw_node node;
-	struct store_filter f = { .field = model_field(&model_event, "node") };
-
-	if (inventory_load(r, &model_node, 0, r->params[0], &node) < 0)
-		return 0;
-	f.ival = node.id;
-	return inventory_list_filtered(r, &model_event, &f, 1);
-}

@@ -410,3 +410,14 @@ int inventory_delete(struct request *r)
 	log_change(r, m, key_of(m, obj), "deleted");
 	return api_reply_empty(r, 204);
 }
+
+int inventory_list_of_node(struct request *r)
+{
+	struct bw_node node;
+	struct store_filter f = { .field = model_field(r->route->model, "node") };
+
+	if (inventory_load(r, &model_node, 0, r->params[0], &node) < 0)
+		return 0;
+	f.ival = node.id;
+	return inventory_list_filtered(r, r->route->model, &f, 1);
+}
