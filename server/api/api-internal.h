@@ -163,6 +163,10 @@ void images_upload_done(struct request *r, bool completed);
 /* Removes artifacts that no published version owns (left by a crash). */
 int images_cleanup(struct api *a);
 
+/* Agent tokens: the prefix and 48 hex digits (24 random bytes), minted by routes_boot.c. */
+#define AGENT_TOKEN_PREFIX "bwa_"
+#define AGENT_TOKEN_LEN (4 + 48)
+
 /* Agent protocol (routes_agent.c). */
 int node_reimage(struct request *r);
 int agent_task(struct request *r);

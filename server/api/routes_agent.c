@@ -23,14 +23,13 @@
 #include "manifest.h"
 #include "sign.h"
 
-#define AGENT_TOKEN_LEN (4 + 48)
-
 /* The bearer token of the request hashed into hash; false if there is none of the right shape. */
 static bool bearer_hash(struct request *r, uint8_t hash[SHA256_LEN])
 {
 	const char *h = api_header(r, "Authorization");
 
-	if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != AGENT_TOKEN_LEN || strncmp(h + 7, "bw", 2) != 0)
+	if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) != AGENT_TOKEN_LEN ||
+	    strncmp(h + 7, AGENT_TOKEN_PREFIX, strlen(AGENT_TOKEN_PREFIX)) != 0)
 		return false;
 	sha256_buf(h + 7, AGENT_TOKEN_LEN, hash);
 	return true;

@@ -13,8 +13,6 @@
 
 #include "ipxe.h"
 
-#define AGENT_TOKEN_PREFIX "bwa_"
-#define AGENT_TOKEN_LEN (4 + 48)
 #define AGENT_TOKEN_TTL (4 * 3600) /* a reimage must start within this */
 #define HEARTBEAT_TOKEN_TTL (10LL * 366 * 86400) /* one boot: until the next one replaces it */
 
