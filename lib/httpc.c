@@ -15,6 +15,7 @@ struct httpc {
 	CURL *curl;
 	char base[512];
 	char auth[256];
+	long timeout_s; /* of httpc_request, whole request */
 };
 
 struct httpc *httpc_new(const char *base, const char *token)
@@ -35,12 +36,18 @@ struct httpc *httpc_new(const char *base, const char *token)
 		httpc_free(c);
 		return NULL;
 	}
+	c->timeout_s = 120L;
 	n = strlen(c->base);
 	while (n && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
 	if (token && *token)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", token);
 	return c;
+}
+
+void httpc_set_timeout(struct httpc *c, unsigned seconds)
+{
+	c->timeout_s = seconds ? (long)seconds : 120L;
 }
 
 void httpc_free(struct httpc *c)
@@ -165,7 +172,7 @@ int httpc_request(struct httpc *c, const char *method, const char *path, json_t 
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
 	} else if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout_s);
 	return perform(c, method, path, hdrs, reply);
 }
 

@@ -23,6 +23,9 @@ typedef void (*httpc_progress_fn)(uint64_t done, uint64_t total, void *userdata)
  */
 struct httpc *httpc_new(const char *base, const char *token);
 void httpc_free(struct httpc *c);
+/* The limit of one httpc_request, connection included (default 120 s; 0
+ * restores it). Uploads are bounded by their stall detection instead. */
+void httpc_set_timeout(struct httpc *c, unsigned seconds);
 
 struct httpc_reply {
 	long status;     /* HTTP status, 0 if no reply came */

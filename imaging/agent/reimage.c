@@ -679,6 +679,9 @@ int agent_reimage(const struct agent_opts *o)
 		finish(o, 1);
 		return 1;
 	}
+	/* Progress and result reports to a server that stalls give up as a
+	 * download does (the result is retried). */
+	httpc_set_timeout(j.hc, j.t.stall);
 	say("task %lld: %s@%s (%s, %s, %llu bytes) to slot %s%s", (long long)j.t.id, j.t.m.image, j.t.m.version,
 	    j.t.m.format, j.t.m.compression, (unsigned long long)j.t.m.artifact.size, j.t.slot,
 	    j.t.wipe ? ", wipe" : "");
