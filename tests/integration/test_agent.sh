@@ -369,6 +369,56 @@ agent
 check_eq "after the kills a new boot writes the slot" "0" "$ARC"
 check_data "after the rewrite"
 
+# A server that stalls in the middle of a download. The image is large
+# (512 MiB, uncompressed) so that most of it is still unsent when the agent
+# is frozen right after it starts writing; bootwaved is then frozen too, and
+# the agent thawed: it reads what the sockets still hold, then nothing. It
+# must give up after stall_timeout (5 s here), say why, invalidate what it
+# wrote, and tell the server once it answers again.
+truncate -s 1400M "$T/dev/vdd"
+sgdisk -n1:1M:+600M -c1:bw-os-a -n2:0:+600M -c2:bw-os-b -n3:0:0 -c3:bw-data "$T/dev/vdd" >/dev/null
+r=$(part_range "$T/dev/vdd" bw-data)
+head -c $((${r#* })) /dev/urandom | dd of="$T/dev/vdd" bs=1M seek=$((${r% *})) oflag=seek_bytes conv=notrunc status=none
+cp "$T/dev/vdb" "$T/dev/vde"
+STALL_DATA=$(part_sum "$T/dev/vdd" bw-data) STALL_DISK=$(disk_sum "$T/dev/vde")
+mkdir -p "$T/stall"
+cp -a "$T/v1/." "$T/stall/"
+head -c 64M /dev/urandom >"$T/stall/blob"
+ext4_image "$T/stall" "$T/stall.img" 512M
+bw_rc 0 image publish os stall "$T/stall.img"
+bw -q node create n3 --mac 52:54:00:ab:00:03 --os-disk /dev/vdd --data-disks /dev/vde
+bw_rc 0 -o json node reimage n3 --image os --version stall
+TASK=$(jq -r .id <<<"$OUT")
+curl -sS "$URL/boot/52-54-00-ab-00-03.ipxe" | grep -o 'bootwave\.[a-z]*=[^ ]*' | tr '\n' ' ' >"$T/cmdline"
+"$AGENT" --cmdline "$T/cmdline" --devroot "$T" --no-reboot reimage >"$T/agent.log" 2>&1 &
+apid=$!
+for _ in $(seq 1000); do grep -q "^.*target slot" "$T/agent.log" && break; sleep 0.005; done
+kill -STOP $apid
+sleep 0.5
+kill -STOP "$DAEMON_PID"
+t_stall=$(date +%s)
+kill -CONT $apid
+for _ in $(seq 400); do grep -q "FAILED at" "$T/agent.log" && break; sleep 0.1; done
+gave_up=$(($(date +%s) - t_stall))
+kill -CONT "$DAEMON_PID"
+ARC=0
+wait $apid || ARC=$?
+ALOG=$(cat "$T/agent.log")
+echo "   stalled server: the agent gave up after $gave_up s (stall_timeout 5 s)"
+check_eq "stall: agent exit" "1" "$ARC"
+check_contains "stall: the agent says why" "download stalled after" "$ALOG"
+check_eq "stall: gave up within stall_timeout and one report timeout" "yes" "$([ "$gave_up" -le 15 ] && echo yes || echo "no: $gave_up s")"
+check_contains "stall: the slot was invalidated" "slot a invalidated" "$ALOG"
+TASKJ=$(bw -o json node tasks n3 | jq ".[] | select(.id == $TASK)")
+check_eq "stall: the task failed" "failed" "$(jq -r .state <<<"$TASKJ")"
+check_contains "stall: the server knows why" "download stalled after" "$(jq -r .reason <<<"$TASKJ")"
+check_eq "stall: the stall was mid-download" "yes" "$(jq -r .reason <<<"$TASKJ" |
+	sed -n 's/.*stalled after \([0-9]*\) of \([0-9]*\) bytes.*/\1 \2/p' | awk '{ print ($1 > 0 && $1 < $2) ? "yes" : "no: " $0 }')"
+check_eq "stall: nothing to boot from slot a" "none" "$(bw -o json node show n3 | jq -r .pending_slot)"
+check_eq "stall: data partition unchanged" "$STALL_DATA" "$(part_sum "$T/dev/vdd" bw-data)"
+check_eq "stall: data disk unchanged" "$STALL_DISK" "$(disk_sum "$T/dev/vde")"
+rm -f "$T/stall.img" "$T/dev/vdd" "$T/dev/vde"
+
 # Memory: a 2 GiB raw image (64 MiB of random data in it) written with a
 # bounded peak RSS, whatever the image size (the issue's bound: 64 MiB).
 truncate -s 5G "$T/dev/vdc"
