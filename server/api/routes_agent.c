@@ -131,9 +131,14 @@ int node_reimage(struct request *r)
 	} else if (have_pool) {
 		if (store_get(a->store, &model_image, pool.image, &img) < 0)
 			return api_reply_error(r, 503, "unavailable", NULL, "store failed");
+	} else if (node.installed_image) {
+		/* Another version of what the node runs. */
+		if (store_get(a->store, &model_image, node.installed_image, &img) < 0)
+			return api_reply_error(r, 503, "unavailable", NULL, "store failed");
 	} else
 		return api_reply_error(r, 422, "missing_field", "image",
-				       "node %s is in no pool: name the image (and version) to install", node.name);
+				       "node %s is in no pool and has no image installed: name the image (and version) to install",
+				       node.name);
 	if (!version)
 		version = have_pool && !image ? pool.image_version : "latest";
 	if (str_eq(version, "latest")) {
@@ -406,7 +411,8 @@ int agent_heartbeat(struct request *r)
 	struct api *a = r->api;
 	struct bw_node node;
 	const char *state = json_string_value(json_object_get(r->json, "state"));
-	bool mask[64] = { false }, commit;
+	bool mask[64] = { false }, commit, changed;
+	char was[sizeof(node.health)];
 	int rc;
 
 	if (agent_auth(r, "heartbeat", &node, NULL) < 0 || api_check_fields(r, fields) < 0)
@@ -414,7 +420,9 @@ int agent_heartbeat(struct request *r)
 	if (!str_eq(state, "Initializing") && !str_eq(state, "Healthy") && !str_eq(state, "Unhealthy"))
 		return api_reply_error(r, 422, "invalid_value", "state", "state: Initializing, Healthy or Unhealthy");
 	commit = str_eq(state, "Healthy") && str_eq(node.state, "waiting_health") && !str_eq(node.pending_slot, "none");
-	if (!str_eq(node.health, state))
+	changed = !str_eq(node.health, state);
+	snprintf(was, sizeof(was), "%s", node.health);
+	if (changed)
 		log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "heartbeat: %s -> %s", node.health, state);
 	snprintf(node.health, sizeof(node.health), "%s", state);
 	node.last_heartbeat = time(NULL);
@@ -434,6 +442,10 @@ int agent_heartbeat(struct request *r)
 	if (store_tx_begin(a->store) < 0)
 		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
 	rc = store_update(a->store, &model_node, &node, mask, NULL);
+	if (rc == 0 && changed)
+		rc = store_event_add(a->store, node.id, 0, "health", "%s -> %s (slot %s, version %s)", was, state,
+				     str_eq(node.pending_slot, "none") ? node.active_slot : node.pending_slot,
+				     str_eq(node.pending_slot, "none") ? node.installed_version : node.pending_version);
 	if (rc == 0 && commit)
 		rc = store_node_set_state(a->store, node.id, "active");
 	if (rc == 0 && commit)
