@@ -15,7 +15,7 @@ PKG_CONFIG ?= pkg-config
 BUILD := build
 
 PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0 \
-	libarchive zlib libzstd
+	libarchive zlib libzstd libfreeipmi
 
 # Library flags come from pkg-config once the Debian packages are in: the
 # rule below installs them (idempotently) and records the flags, and make
@@ -32,11 +32,12 @@ $(BUILD)/config.mk: Makefile scripts/setup-deps
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
 BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
-	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging -Iimaging/agent $(PKG_CFLAGS) -MMD -MP
+	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging -Iimaging/agent -Ihw $(PKG_CFLAGS) -MMD -MP
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
-SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c)
+SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
+	$(wildcard hw/*.c)
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)
 IMAGING_SRCS := $(wildcard imaging/*.c)
@@ -47,6 +48,7 @@ UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FIRMWARE := $(BUILD)/firmware
 PAYLOAD := $(BUILD)/rootfs/initrd.gz
+OS_IMAGES := $(BUILD)/rootfs/os/.stamp
 
 .PHONY: all check demo clean
 all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent
@@ -99,6 +101,14 @@ $(BUILD)/$(1)/tests/tftpd_test: $(BUILD)/$(1)/obj/tests/tftp/tftpd_test.o $(BUIL
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
+$(BUILD)/$(1)/tests/hwctl: $(BUILD)/$(1)/obj/tests/tools/hwctl.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
+$(BUILD)/$(1)/tests/redfish_sim: $(BUILD)/$(1)/obj/tests/tools/redfish_sim.o $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
 $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
@@ -109,7 +119,7 @@ $(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/
 
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
-$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend $(FUZZ_NAMES))
+$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend hwctl redfish_sim $(FUZZ_NAMES))
 
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
 build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
@@ -119,7 +129,12 @@ unit-$(1): build-$(1) | deps-test
 	@set -e; for n in $(FUZZ_NAMES:fuzz_%=%); do echo "== fuzz corpus replay ($(1)): $$$$n"; \
 		$(BUILD)/$(1)/tests/fuzz_$$$$n tests/fuzz/corpus/$$$$n; done
 
-integration-$(1): build-$(1) $(FIRMWARE)/.stamp $(PAYLOAD) | deps-test
+# The reimage ramdisk of this variant: the boot payload's drivers with this
+# variant's agent (rootfs/build-initrd --agent).
+$(BUILD)/$(1)/rootfs/initrd-agent.gz: $(BUILD)/$(1)/bin/bootwave-agent $(PAYLOAD)
+	rootfs/build-initrd --agent $$< $(BUILD)/rootfs/cache/modules $$@ >/dev/null
+
+integration-$(1): build-$(1) $(FIRMWARE)/.stamp $(PAYLOAD) $(BUILD)/$(1)/rootfs/initrd-agent.gz $(OS_IMAGES) | deps-test
 	tests/integration/run $(BUILD)/$(1)/bin
 
 check-$(1): unit-$(1) integration-$(1)
@@ -147,6 +162,12 @@ $(PAYLOAD): rootfs/build-initrd rootfs/fetch-kernel rootfs/lib.sh $(wildcard roo
 	rootfs/build-initrd $(BUILD)/rootfs/cache/modules $@
 .PHONY: payload
 payload: $(PAYLOAD)
+
+# The test OS images (v1, v2, broken; tarball and raw) that the QEMU tests
+# install; their heartbeat agent is the release one.
+$(OS_IMAGES): $(BUILD)/release/bin/bootwave-agent rootfs/build-os rootfs/lib.sh $(wildcard rootfs/os/*) $(PAYLOAD)
+	BOOTWAVE_AGENT=$< rootfs/build-os $(@D) >/dev/null
+	@touch $@
 
 # The release binaries are what operators run: expose them at build/bin.
 $(BUILD)/bin/%: $(BUILD)/release/bin/%
