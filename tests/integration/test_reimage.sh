@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# One machine reimaged end to end under QEMU, with nothing but bootwaved on
+# the wire: SeaBIOS + iPXE boot from the network, the reimage ramdisk's
+# bootwave-agent writes the slot and reboots, iPXE then boots the new slot,
+# and the test OS's heartbeat agent reports Healthy, which commits it.
+#   1. v1 (tarball) on a blank OS disk: the agent creates the layout
+#      (bw-os-a, bw-os-b, bw-data) and fills slot a.
+#   2. v2 (raw image) into slot b; the data partition and the data disk
+#      keep every byte.
+#   3. "broken" (boots, never healthy) into slot a: reported Unhealthy, not
+#      committed, slot b stays the active one.
+# Reboots between steps go through QEMU's monitor (system_reset), as a BMC
+# would do. Prints how long each phase took.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "test_reimage needs root for network namespaces" >&2; exit 1; }
+
+VARIANT_DIR=$(cd "$BW_BIN/.." && pwd)
+BUILD_DIR=$(cd "$VARIANT_DIR/.." && pwd)
+KERNEL=$BUILD_DIR/rootfs/cache/vmlinuz
+INITRD=$VARIANT_DIR/rootfs/initrd-agent.gz
+OS=$BUILD_DIR/rootfs/os
+for f in "$KERNEL" "$INITRD" "$OS/os-v1.tar.zst" "$OS/os-v2.img.zst" "$OS/os-broken.tar.gz"; do
+	[ -e "$f" ] || { echo "missing $f (make integration-* builds it)" >&2; exit 1; }
+done
+PATH=$PATH:/usr/sbin:/sbin
+
+NET=10.77.9
+MAC=52:54:00:09:00:01
+S=bwr$RUN_ID
+netns_add "$S"
+ip -n "$S" link add br0 type bridge
+ip -n "$S" addr add $NET.1/24 dev br0
+ip -n "$S" link set br0 up
+ip -n "$S" tuntap add tap1 mode tap
+ip -n "$S" link set tap1 master br0 up
+NSX=(ip netns exec "$S")
+
+cat >>"$CONF" <<EOF
+[boot]
+interface = br0
+firmware_dir = $BUILD_DIR/firmware
+agent_kernel = $KERNEL
+agent_initrd = $INITRD
+kernel_cmdline = console=ttyS0 panic=5
+retry = 3
+[dhcp]
+range = $NET.100-$NET.150
+[agent]
+slot_size = 192M
+stall_timeout = 30
+EOF
+sed -i 's/^listen = .*/listen = 0.0.0.0:0/' "$CONF"
+start_daemon
+
+# The disks: a blank OS disk, and a data disk holding files.
+truncate -s 512M "$T/os.raw"
+mkdir -p "$T/data/srv"
+for i in 1 2 3; do head -c $((i * 300000)) /dev/urandom >"$T/data/srv/file$i"; done
+ext4_image "$T/data" "$T/data.raw" 64M
+data_disk_sum() { sha256sum <"$T/data.raw" | cut -d' ' -f1; }
+DATA_DISK_SUM=$(data_disk_sum)
+
+bw_rc 0 node create n1 --mac $MAC --os-disk /dev/vda --data-disks /dev/vdb
+bw_rc 0 image create os
+bw_rc 0 image publish os v1 "$OS/os-v1.tar.zst"
+bw_rc 0 image publish os v2 "$OS/os-v2.img.zst"
+# (Its probe counts as Initializing for 20 s, not the default 120 s.)
+bw_rc 0 image publish os broken "$OS/os-broken.tar.gz" --cmdline bootwave.grace=20
+
+# The machine boots from the network, always; bootwaved picks what it boots.
+MON_PORT=4444
+ip netns exec "$S" timeout 1500 qemu-system-x86_64 -machine pc,accel=tcg -m 512 -display none \
+	-monitor "tcp:127.0.0.1:$MON_PORT,server,nowait" -serial "file:$T/console.log" -boot order=n \
+	-drive "file=$T/os.raw,format=raw,if=virtio" -drive "file=$T/data.raw,format=raw,if=virtio" \
+	-netdev "tap,id=n0,ifname=tap1,script=no,downscript=no" \
+	-device "virtio-net-pci,netdev=n0,mac=$MAC" -S >"$T/qemu.out" 2>&1 &
+VM=$!
+monitor() { # monitor COMMAND: one command to QEMU's monitor, as a BMC would send
+	ip netns exec "$S" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MON_PORT && echo '$1' >&3 && sleep 0.5" 2>/dev/null
+}
+for _ in $(seq 50); do monitor info >/dev/null && break; sleep 0.1; done
+
+node_field() { bw -o json node show n1 | jq -r ".$1"; }
+events_json() { bw -o json node events n1; }
+# wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds; $WAITED the seconds it took.
+wait_for() {
+	local what=$1 limit=$2 start
+	shift 2
+	start=$(date +%s)
+	WAITED=''
+	while [ $(($(date +%s) - start)) -lt "$limit" ]; do
+		if "$@"; then WAITED=$(($(date +%s) - start)); return 0; fi
+		kill -0 "$VM" 2>/dev/null || break
+		sleep 2
+	done
+	fail "$what: not within $limit s"
+	tail -n 30 "$T/console.log" | tr -d '\r' | sed 's/^/     console: /' >&2
+	return 1
+}
+installed_is() { [ "$(node_field installed_version)" = "$1" ] && [ "$(node_field state)" = active ]; }
+health_is() { [ "$(node_field health)" = "$1" ]; }
+
+# phases TASK: how long each phase of the reimage took, from the node's events.
+phases() {
+	events_json | jq -r --argjson since "$1" '
+		def t: .ts | sub("\\.[0-9]+"; "") | strptime("%Y-%m-%dT%H:%M:%SZ") | mktime;
+		[.[] | select(.id > $since)] | sort_by(.id) as $e |
+		def first(k; m): [$e[] | select(.kind == k and (.message | test(m)))][0];
+		first("reimage"; ".") as $r | first("boot"; "^reimage") as $a | first("agent-hello"; ".") as $b |
+		first("reimage-written"; ".") as $c | first("boot"; "^active") as $d |
+		[first("committed"; "."), first("health"; "-> Unhealthy")] | map(select(. != null))[0] as $f |
+		"firmware+DHCP \(($a | t) - ($r | t)) s, iPXE+ramdisk \(($b | t) - ($a | t)) s, download+write \(($c | t) - ($b | t)) s, " +
+		"reboot+iPXE \(($d | t) - ($c | t)) s, OS boot+health \(if $f then (($f | t) - ($d | t) | tostring) else "-" end) s"' 2>/dev/null ||
+		echo "(no phase times: events incomplete)"
+}
+last_event_id() { events_json | jq '[.[].id] | max // 0'; }
+data_part_sum() { # sha256 of the bw-data partition of the OS disk
+	local r
+	r=$(sgdisk -p "$T/os.raw" | awk '$7 == "bw-data" { print $2 * 512, ($3 - $2 + 1) * 512 }')
+	[ -n "$r" ] || { echo none; return; }
+	dd if="$T/os.raw" bs=1M skip="${r% *}" count="${r#* }" iflag=skip_bytes,count_bytes 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+# 1. First provisioning: v1 from a tarball on a blank disk.
+since=$(last_event_id)
+bw_rc 0 node reimage n1 --image os --version v1
+monitor cont
+t0=$(date +%s)
+wait_for "v1 installed and healthy" 600 installed_is v1 &&
+	echo "   v1 on a blank disk: committed after $WAITED s ($(phases "$since"))"
+check_eq "v1: active slot" "a" "$(node_field active_slot)"
+check_eq "v1: health" "Healthy" "$(node_field health)"
+check_contains "v1: the OS came up" "bootwave-os: v1 up" "$(tr -d '\r' <"$T/console.log")"
+check_contains "v1: the agent created the layout" "bw-os-a" "$(sgdisk -p "$T/os.raw")"
+check_contains "v1: with a data partition" "bw-data" "$(sgdisk -p "$T/os.raw")"
+check_eq "v1: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+check_contains "v1: the agent printed its peak memory" "peak RSS" "$(tr -d '\r' <"$T/console.log")"
+
+# The data partition now gets data of its own, written from the outside
+# (the test OS never mounts it).
+r=$(sgdisk -p "$T/os.raw" | awk '$7 == "bw-data" { print $2 * 512, ($3 - $2 + 1) * 512 }')
+head -c "${r#* }" /dev/urandom | dd of="$T/os.raw" bs=1M seek="${r% *}" oflag=seek_bytes conv=notrunc 2>/dev/null
+DATA_PART_SUM=$(data_part_sum)
+
+# 2. v2 from a raw image into slot b.
+since=$(last_event_id)
+bw_rc 0 node reimage n1 --version v2
+monitor system_reset
+wait_for "v2 installed and healthy" 600 installed_is v2 &&
+	echo "   v2 (raw image): committed after $WAITED s ($(phases "$since"))"
+check_eq "v2: active slot" "b" "$(node_field active_slot)"
+check_contains "v2: the OS came up" "bootwave-os: v2 up" "$(tr -d '\r' <"$T/console.log")"
+check_eq "v2: data partition unchanged" "$DATA_PART_SUM" "$(data_part_sum)"
+check_eq "v2: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+
+# 3. A version that boots but never gets healthy: not committed.
+since=$(last_event_id)
+bw_rc 0 node reimage n1 --version broken
+monitor system_reset
+wait_for "broken: reported Unhealthy" 600 health_is Unhealthy &&
+	echo "   broken: Unhealthy after $WAITED s ($(phases "$since"))"
+check_contains "broken: the OS came up" "bootwave-os: broken up" "$(tr -d '\r' <"$T/console.log")"
+check_eq "broken: not committed (state)" "waiting_health" "$(node_field state)"
+check_eq "broken: slot b stays active" "b" "$(node_field active_slot)"
+check_eq "broken: v2 stays installed" "v2" "$(node_field installed_version)"
+check_eq "broken: pending in slot a" "a broken" "$(node_field pending_slot) $(node_field pending_version)"
+check_not_contains "broken: no commit" "version broken" "$(events_json | jq -r '.[] | select(.kind == "committed") | .message')"
+
+monitor quit || true
+wait "$VM" 2>/dev/null || true
+check_eq "at the end: data partition unchanged" "$DATA_PART_SUM" "$(data_part_sum)"
+check_eq "at the end: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+echo "   whole test: $(($(date +%s) - t0)) s of QEMU"
+stop_daemon
+finish
