@@ -29,6 +29,8 @@ static const char *const task_slots[] = { "a", "b", NULL };
 static const char *const task_states[] = { "pending", "running", "succeeded", "failed", "cancelled", NULL };
 static const char *const lease_states[] = { "bound", "released", "declined", NULL };
 static const char *const bmc_drivers[] = { "none", "ipmi", "redfish", NULL };
+static const char *const bmc_ciphers[] = { "3", "17", NULL };
+static const char *const bmc_schemes[] = { "https", "http", NULL };
 static const char *const roles[] = { "viewer", "operator", "admin", NULL };
 static const char *const formats[] = { "tar", "raw", NULL };
 static const char *const compressions[] = { "none", "gzip", "zstd", "xz", NULL };
@@ -81,6 +83,10 @@ static const struct field node_fields[] = {
 	F(struct bw_node, bmc_password, FT_SECRET, 0, .help = "BMC password (write only)"),
 	F(struct bw_node, bmc_insecure_tls, FT_BOOL, 0, .def = false,
 	  .help = "skip TLS verification of the Redfish service"),
+	F(struct bw_node, bmc_cipher_suite, FT_ENUM, 0, .values = bmc_ciphers, .def_str = "3",
+	  .help = "IPMI 2.0 cipher suite: 3 (HMAC-SHA1, AES-128) or 17 (HMAC-SHA256, AES-128)"),
+	F(struct bw_node, bmc_scheme, FT_ENUM, 0, .values = bmc_schemes, .def_str = "https",
+	  .help = "Redfish over https, or http (test BMCs only)"),
 	F(struct bw_node, os_disk, FT_DEVPATH, 0, .help = "OS disk, e.g. /dev/sda (empty: the agent finds it)"),
 	F(struct bw_node, data_disks, FT_DISKS, 0, .def_str = "[]",
 	  .help = "data disks, never written (comma separated)"),

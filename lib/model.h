@@ -131,6 +131,8 @@ struct bw_node {
 	char bmc_username[64];
 	struct bw_secret bmc_password;
 	bool bmc_insecure_tls;
+	char bmc_cipher_suite[4]; /* "3" or "17" */
+	char bmc_scheme[8];       /* "https" or "http" */
 	char os_disk[256];
 	char data_disks[DISKS_LEN];
 	char ip_address[16];

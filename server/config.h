@@ -41,6 +41,8 @@ struct config {
 	bool data_partition;      /* ... followed by bw-data */
 	int64_t stall_timeout;    /* seconds without a byte before a download is given up */
 	int64_t heartbeat_interval;
+	/* [bmc] */
+	int64_t bmc_workers, bmc_max_sessions, bmc_min_poll, bmc_retries, bmc_timeout, bmc_idle_close;
 	/* [auth] */
 	char key_file[CONFIG_PATH_MAX];
 	char admin_token_file[CONFIG_PATH_MAX];

@@ -52,6 +52,7 @@ struct api {
 	struct metrics *metrics;
 	struct ipxe_templates *templates; /* NULL when firmware_dir has none */
 	struct sign_keyring keys;         /* [images] trusted_keys */
+	struct bmc_pool *bmc;             /* out-of-band jobs (hw/bmc.h) */
 };
 
 struct request {
@@ -74,6 +75,9 @@ struct request {
 	struct MHD_Response *pending; /* replied mid-body: queued once the body is in */
 	struct timespec t0;
 	void *state; /* per-route state, freed by route->done */
+	/* Set by a handler that suspended the connection (api_suspend... see
+	 * routes_bmc.c): called instead of the handler once it is resumed. */
+	int (*resume)(struct request *r);
 };
 
 /* Replies; each returns 0 so that handlers can "return api_reply_...". */
@@ -173,6 +177,12 @@ int agent_task(struct request *r);
 int agent_artifact(struct request *r);
 int agent_progress(struct request *r);
 int agent_result(struct request *r);
+/* routes_bmc.c */
+int node_power_status(struct request *r);
+int node_power(struct request *r);
+int node_bootdev_get(struct request *r);
+int node_bootdev_set(struct request *r);
+int node_bmc_health(struct request *r);
 int agent_heartbeat(struct request *r);
 
 /* Boot (routes_boot.c). */

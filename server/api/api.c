@@ -10,6 +10,8 @@
  */
 #include "api-internal.h"
 
+#include "bmc.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -78,6 +80,11 @@ static const struct route routes[] = {
 	R("POST", "/api/v1/nodes/{}/reimage", ROLE_OPERATOR, BODY_JSON_OPT, .handler = node_reimage),
 	R("GET", "/api/v1/nodes/{}/tasks", ROLE_VIEWER, BODY_NONE, .model = &model_task,
 	  .handler = inventory_list_of_node),
+	R("GET", "/api/v1/nodes/{}/power", ROLE_VIEWER, BODY_NONE, .handler = node_power_status),
+	R("POST", "/api/v1/nodes/{}/power", ROLE_OPERATOR, BODY_JSON, .handler = node_power),
+	R("GET", "/api/v1/nodes/{}/bootdev", ROLE_VIEWER, BODY_NONE, .handler = node_bootdev_get),
+	R("POST", "/api/v1/nodes/{}/bootdev", ROLE_OPERATOR, BODY_JSON, .handler = node_bootdev_set),
+	R("GET", "/api/v1/nodes/{}/health", ROLE_VIEWER, BODY_NONE, .handler = node_bmc_health),
 	R("GET", "/api/v1/tasks/{}", ROLE_VIEWER, BODY_NONE, .model = &model_task, .handler = inventory_get),
 	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
 	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),
@@ -495,6 +502,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (r->replied)
 		return MHD_YES;
+	if (r->resume) {
+		/* A suspended request whose work is done. */
+		int (*resume)(struct request *) = r->resume;
+		r->resume = NULL;
+		resume(r);
+		if (!r->replied)
+			api_reply_error(r, 500, "internal", NULL, "handler gave no answer");
+		return MHD_YES;
+	}
 	if (r->route->body == BODY_JSON || (r->route->body == BODY_JSON_OPT && r->body_len > 0)) {
 		json_error_t jerr;
 		if (r->body_len == 0) {
@@ -513,7 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 	}
 	r->route->handler(r);
-	if (!r->replied)
+	if (!r->replied && !r->resume)
 		api_reply_error(r, 500, "internal", NULL, "handler gave no answer");
 	return MHD_YES;
 }
@@ -567,7 +583,8 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 	const union MHD_DaemonInfo *info;
 	char port[8];
 	struct api *a;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	struct bmc_limits limits;
 	int r;
 
 	a = calloc(1, sizeof(*a));
@@ -602,6 +619,16 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		if (r < 0)
 			log_info("boot: no iPXE templates in %s; /boot answers 503", dir);
 		r = 0;
+	}
+	limits = (struct bmc_limits){ .workers = (unsigned)cfg->bmc_workers,
+				      .max_sessions = (unsigned)cfg->bmc_max_sessions,
+				      .min_poll_ms = (unsigned)cfg->bmc_min_poll * 1000,
+				      .retries = (unsigned)cfg->bmc_retries,
+				      .backoff_ms = 500,
+				      .idle_close_ms = (unsigned)cfg->bmc_idle_close * 1000 };
+	if ((r = bmc_pool_new(&limits, &a->bmc)) < 0) {
+		log_error("api: cannot start the BMC workers: %s", strerror(-r));
+		goto fail;
 	}
 	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
 	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
@@ -641,6 +668,9 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	/* Suspended requests wait for their BMC jobs: finish those (each is
+	 * bounded by the BMC timeouts) so MHD can close every connection. */
+	bmc_pool_free(a->bmc);
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
 	metrics_free(a->metrics);

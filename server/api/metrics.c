@@ -5,6 +5,8 @@
  */
 #include "api-internal.h"
 
+#include "bmc.h"
+
 #include <pthread.h>
 
 #define MAX_SERIES 512
@@ -135,6 +137,27 @@ int metrics_handler(struct request *r)
 	for (size_t i = 0; i < ns; i++)
 		out(&b, "bootwave_nodes{state=\"%s\"} %lld\n", states[i].state, (long long)states[i].n);
 
+	if (r->api->bmc) {
+		struct bmc_stats bs;
+		bmc_pool_stats(r->api->bmc, &bs);
+		out(&b, "# HELP bootwave_bmc_sessions_open BMC sessions open now.\n# TYPE bootwave_bmc_sessions_open gauge\n"
+			"bootwave_bmc_sessions_open %u\n", bs.open_sessions);
+		out(&b, "# HELP bootwave_bmc_sessions_open_max The most BMC sessions ever open at once.\n"
+			"# TYPE bootwave_bmc_sessions_open_max gauge\nbootwave_bmc_sessions_open_max %u\n",
+		    bs.max_open_sessions);
+		out(&b, "# HELP bootwave_bmc_busy_max The most BMCs with a command in flight at once.\n"
+			"# TYPE bootwave_bmc_busy_max gauge\nbootwave_bmc_busy_max %u\n", bs.max_busy);
+		out(&b, "# HELP bootwave_bmc_logins_total BMC logins.\n# TYPE bootwave_bmc_logins_total counter\n"
+			"bootwave_bmc_logins_total %llu\n", (unsigned long long)bs.logins);
+		out(&b, "# HELP bootwave_bmc_jobs_total BMC operations asked.\n# TYPE bootwave_bmc_jobs_total counter\n"
+			"bootwave_bmc_jobs_total %llu\n", (unsigned long long)bs.jobs);
+		out(&b, "# HELP bootwave_bmc_cached_total Polls answered from the polling budget.\n"
+			"# TYPE bootwave_bmc_cached_total counter\nbootwave_bmc_cached_total %llu\n",
+		    (unsigned long long)bs.cached);
+		out(&b, "# HELP bootwave_bmc_evictions_total Idle sessions logged out to stay under max_sessions.\n"
+			"# TYPE bootwave_bmc_evictions_total counter\nbootwave_bmc_evictions_total %llu\n",
+		    (unsigned long long)bs.evictions);
+	}
 	out(&b, "# HELP bootwave_api_requests_total API requests by method, route and status.\n"
 		"# TYPE bootwave_api_requests_total counter\n");
 	pthread_mutex_lock(&m->lock);

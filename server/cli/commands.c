@@ -329,6 +329,74 @@ static int filters_to_query(int argc, char **argv, char *q, size_t size, long *l
 }
 
 /* out = prefix + escape(a) [+ mid + escape(b)]. */
+
+/* node power NAME status|on|off|soft-off|cycle|reset [--fresh]
+ * node bootdev NAME [pxe|disk [--persistent] [--uefi]]
+ * node health NAME [--since MARKER] [--fresh]: through the node's BMC. */
+static int node_bmc(struct cli *c, const char *verb, const char *item, int argc, char **argv)
+{
+	struct httpc_reply rep;
+	char path[512], query[64] = "";
+	json_t *body = NULL;
+	const char *method = "GET";
+	int r;
+
+	if (str_eq(verb, "power")) {
+		int i = 3;
+		if (argc < 3) {
+			usage_error("power NAME status|on|off|soft-off|cycle|reset [--fresh]");
+			return EXIT_USAGE;
+		}
+		if (!str_eq(argv[2], "status")) {
+			method = "POST";
+			body = json_pack("{s:s}", "action", argv[2]);
+		} else if (argc > 3 && str_eq(argv[3], "--fresh")) {
+			snprintf(query, sizeof(query), "?fresh=true");
+			i++;
+		}
+		if (argc > i) {
+			json_decref(body);
+			usage_error("power NAME status|on|off|soft-off|cycle|reset [--fresh]: unexpected \"%s\"", argv[i]);
+			return EXIT_USAGE;
+		}
+	} else if (str_eq(verb, "bootdev")) {
+		if (argc > 2) {
+			method = "POST";
+			body = json_pack("{s:s}", "device", argv[2]);
+			for (int i = 3; i < argc; i++) {
+				if (str_eq(argv[i], "--persistent") || str_eq(argv[i], "--uefi"))
+					json_object_set_new(body, argv[i] + 2, json_true());
+				else if (!str_eq(argv[i], "--once")) {
+					json_decref(body);
+					usage_error("bootdev NAME [pxe|disk [--once|--persistent] [--uefi]]: unexpected \"%s\"",
+						    argv[i]);
+					return EXIT_USAGE;
+				}
+			}
+		}
+	} else {
+		for (int i = 2; i < argc; i++) {
+			size_t n = strlen(query);
+			if (str_eq(argv[i], "--since") && i + 1 < argc) {
+				char *esc = httpc_escape(argv[++i]);
+				snprintf(query + n, sizeof(query) - n, "%ssince=%.24s", n ? "&" : "?", esc ? esc : "");
+				free(esc);
+			} else if (str_eq(argv[i], "--fresh")) {
+				snprintf(query + n, sizeof(query) - n, "%sfresh=true", n ? "&" : "?");
+			} else {
+				usage_error("health NAME [--since MARKER] [--fresh]: unexpected \"%s\"", argv[i]);
+				return EXIT_USAGE;
+			}
+		}
+	}
+	snprintf(path, sizeof(path), "%.400s/%s%s", item, verb, query);
+	r = cli_call(c, method, path, body, &rep);
+	json_decref(body);
+	if (r != EXIT_OK)
+		return r;
+	return print_reply(c, &rep);
+}
+
 static int escaped_path(char *out, size_t size, const char *prefix, const char *a, const char *mid,
 			const char *b)
 {
@@ -441,6 +509,8 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 			return r;
 		return print_reply(c, &rep);
 	}
+	if (m == &model_node && (str_eq(verb, "power") || str_eq(verb, "bootdev") || str_eq(verb, "health")))
+		return node_bmc(c, verb, item, argc, argv);
 	if (m == &model_node && str_eq(verb, "tasks")) {
 		if (argc > 2) {
 			usage_error("tasks takes only a NAME");

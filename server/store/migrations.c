@@ -189,9 +189,15 @@ static const char schema_v3[] =
 	"CREATE INDEX tasks_node ON tasks(node_id, id);"
 	"ALTER TABLE agent_tokens ADD COLUMN task_id INTEGER REFERENCES tasks(id) ON DELETE CASCADE;";
 
+/* v4: how to reach a node's BMC. */
+static const char schema_v4[] =
+	"ALTER TABLE nodes ADD COLUMN bmc_cipher_suite TEXT NOT NULL DEFAULT '3';"
+	"ALTER TABLE nodes ADD COLUMN bmc_scheme TEXT NOT NULL DEFAULT 'https';";
+
 const char *const store_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 const int store_n_migrations = (int)ARRAY_SIZE(store_migrations);
