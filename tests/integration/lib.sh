@@ -18,6 +18,7 @@ FAILS=0
 CHECKS=0
 
 cleanup() {
+	declare -F bmc_cleanup >/dev/null && bmc_cleanup
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -9 "$DAEMON_PID" 2>/dev/null || true
 	fi
@@ -214,4 +215,114 @@ finish() {
 		exit 1
 	fi
 	echo "   $CHECKS checks"
+}
+
+# ipmi_bmc DIR PORT PASSWORD QEMU-ARGS...: an ipmi_sim BMC (OpenIPMI) on
+# 127.0.0.1:PORT, user admin, whose machine is a QEMU process: its
+# chassis_control program starts QEMU with QEMU-ARGS on power on (boot order
+# n after a PXE boot override, c otherwise), stops it on power off, resets
+# it, asks it to power down (ACPI, through its monitor on 127.0.0.1:PORT+1)
+# on soft-off, and reads power from the process. Every call of ipmi_sim is
+# logged to DIR/calls (the BMC's view). Sets BMC_PID; cleanup stops it all.
+ipmi_bmc() {
+	local d=$1 port=$2 pw=$3
+	shift 3
+	mkdir -p "$d/state"
+	cat >"$d/chassis" <<CHASSIS
+#!/bin/bash
+# ipmi_sim chassis_control: "get NAME..." prints NAME:VALUE lines, "set NAME VALUE...".
+d=$d
+echo "\$*" >>"\$d/calls"
+while [ \$# -gt 0 ] && [ "\$1" != get ] && [ "\$1" != set ]; do shift; done
+op=\$1
+shift
+running() { [ -s "\$d/qemu.pid" ] && kill -0 "\$(cat "\$d/qemu.pid")" 2>/dev/null; }
+start() {
+	local order=c
+	[ "\$(cat "\$d/boot" 2>/dev/null)" = pxe ] && order=n
+	( exec setsid qemu-system-x86_64 -name "bwbmc-$port" -boot order=\$order \\
+		-monitor tcp:127.0.0.1:$((port + 1)),server,nowait $* </dev/null >>"\$d/qemu.log" 2>&1 ) &
+	echo \$! >"\$d/qemu.pid"
+}
+stop() { # a hard power off: the plug is pulled
+	running || return 0
+	kill -9 "\$(cat "\$d/qemu.pid")"
+	for _ in \$(seq 50); do running || break; sleep 0.02; done
+	rm -f "\$d/qemu.pid"
+}
+case \$op in
+get)
+	for n; do
+		case \$n in
+		power) if running; then echo power:1; else echo power:0; fi ;;
+		boot) echo "boot:\$(cat "\$d/boot" 2>/dev/null || echo none)" ;;
+		esac
+	done ;;
+set)
+	while [ \$# -ge 2 ]; do
+		case \$1 in
+		power) if [ "\$2" = 1 ]; then running || start; else stop; fi ;;
+		reset) stop; start ;;
+		shutdown) running && { exec 3<>/dev/tcp/127.0.0.1/$((port + 1)) && echo system_powerdown >&3; exec 3>&-; } ;;
+		boot) echo "\$2" >"\$d/boot" ;;
+		esac
+		shift 2
+	done ;;
+esac
+exit 0
+CHASSIS
+	chmod +x "$d/chassis"
+	cat >"$d/lan.conf" <<LAN
+name "bmc$port"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 $port
+    priv_limit admin
+    allowed_auths_admin md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  chassis_control "$d/chassis"
+  user 2 true "admin" "$pw" admin 10 md5 straight
+LAN
+	printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n' >"$d/node.emu"
+	ipmi_sim -c "$d/lan.conf" -f "$d/node.emu" -s "$d/state" -n >>"$d/sim.log" 2>&1 &
+	BMC_PID=$!
+	BMC_PIDS+=("$BMC_PID")
+	BMC_DIRS+=("$d")
+	local i
+	for i in $(seq 50); do
+		ipmitool -I lanplus -H 127.0.0.1 -p "$port" -U admin -P "$pw" mc info >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	echo "ipmi_sim on port $port did not answer" >&2
+	return 1
+}
+# bmc_vm_pid DIR: the pid of the BMC's QEMU process, or nothing.
+bmc_vm_pid() {
+	[ -s "$1/qemu.pid" ] && kill -0 "$(cat "$1/qemu.pid")" 2>/dev/null && cat "$1/qemu.pid"
+	return 0
+}
+# bmc_wait_vm DIR yes|no: until the BMC's machine runs (or not), 20 s at most.
+bmc_wait_vm() {
+	local i
+	for i in $(seq 100); do
+		if [ "$2" = yes ] && [ -n "$(bmc_vm_pid "$1")" ]; then return 0; fi
+		if [ "$2" = no ] && [ -z "$(bmc_vm_pid "$1")" ]; then return 0; fi
+		sleep 0.2
+	done
+	return 1
+}
+BMC_PIDS=()
+BMC_DIRS=()
+# Stops every BMC and its machine (called by cleanup).
+bmc_cleanup() {
+	local p d
+	for p in "${BMC_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	for d in "${BMC_DIRS[@]}"; do
+		[ -s "$d/qemu.pid" ] && kill -9 "$(cat "$d/qemu.pid")" 2>/dev/null || true
+	done
+	return 0
 }

@@ -14,52 +14,17 @@ for t in ipmi_sim ipmitool qemu-system-x86_64; do
 	command -v $t >/dev/null || { echo "test_bmc needs $t (scripts/setup-deps rack)" >&2; exit 1; }
 done
 
-LAN=$((30000 + $$ % 15000 * 2)) KCS=$((LAN + 1)) RF=$((LAN + 2))
-cat >"$T/vm.sh" <<EOF
-#!/bin/sh
-exec qemu-system-x86_64 -name bwbmc$LAN -machine pc,accel=tcg -m 64 -display none -nodefaults \\
-	-chardev socket,id=ipmi0,host=127.0.0.1,port=$KCS,reconnect=1 \\
-	-device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 >>"$T/vm.log" 2>&1
-EOF
-chmod +x "$T/vm.sh"
-cat >"$T/lan.conf" <<EOF
-name "node1"
-set_working_mc 0x20
-  startlan 1
-    addr 127.0.0.1 $LAN
-    priv_limit admin
-    allowed_auths_admin md5 straight
-    guid a123456789abcdefa123456789abcdef
-  endlan
-  serial kcs 127.0.0.1 $KCS codec VM ipmb 0x20
-  startcmd "$T/vm.sh"
-  startnow false
-  poweroff_wait 5
-  kill_wait 5
-  user 2 true "admin" "ipmi-pw-17" admin 10 md5 straight
-EOF
-printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n' >"$T/node.emu"
-mkdir -p "$T/bmc"
-ipmi_sim -c "$T/lan.conf" -f "$T/node.emu" -s "$T/bmc" -n >>"$T/sim.log" 2>&1 &
-SIM=$!
+LAN=$((30000 + $$ % 15000 * 2)) RF=$((LAN + 2))
+ipmi_bmc "$T/bmc" "$LAN" ipmi-pw-17 -machine pc,accel=tcg -m 64 -display none -nodefaults
 "$TOOLS/redfish_sim" --root "$(dirname "$0")/../redfish/public-rackmount1" --port "$RF" --user root \
 	--password rf-pw-42 --stats "$T/rf.stats" >"$T/rf.log" 2>&1 &
 RFSIM=$!
-trap 'kill -9 $SIM 2>/dev/null; wait $SIM 2>/dev/null || true; kill $RFSIM 2>/dev/null || true; pkill -f "bwbmc$LAN" 2>/dev/null || true; cleanup' EXIT
+trap 'kill $RFSIM 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 50); do
-	ipmitool -I lanplus -H 127.0.0.1 -p $LAN -U admin -P ipmi-pw-17 mc info >/dev/null 2>&1 &&
-		curl -sf "http://127.0.0.1:$RF/redfish/v1" >/dev/null && break
+	curl -sf "http://127.0.0.1:$RF/redfish/v1" >/dev/null && break
 	sleep 0.2
 done
-vm_pid() { pgrep -f "^qemu-system-x86_64 -name bwbmc$LAN " || true; }
-wait_vm() { # yes|no
-	for _ in $(seq 100); do
-		if [ "$1" = yes ] && [ -n "$(vm_pid)" ]; then return 0; fi
-		if [ "$1" = no ] && [ -z "$(vm_pid)" ]; then return 0; fi
-		sleep 0.2
-	done
-	return 1
-}
+vm_pid() { bmc_vm_pid "$T/bmc"; }
 
 cat >>"$CONF" <<EOF
 [bmc]
@@ -80,14 +45,14 @@ bw_rc 0 node create nobmc --mac 52:54:00:0b:00:03
 bw_rc 0 -o json node power ipmi1 status --fresh
 check_eq "ipmi: off at first" "off" "$(jq -r .power <<<"$OUT")"
 bw_rc 0 node power ipmi1 on
-wait_vm yes
+bmc_wait_vm "$T/bmc" yes
 check_eq "ipmi: power on started QEMU" "yes" "$([ -n "$(vm_pid)" ] && echo yes || echo no)"
 bw_rc 0 -o json node power ipmi1 status --fresh
 check_eq "ipmi: status follows: on" "on" "$(jq -r .power <<<"$OUT")"
 bw_rc 0 -o json node power ipmi1 status
 check_eq "ipmi: a poll within min_poll is answered from the last result" "true on" "$(jq -r '"\(.cached) \(.power)"' <<<"$OUT")"
 bw_rc 0 node power ipmi1 off
-wait_vm no
+bmc_wait_vm "$T/bmc" no
 check_eq "ipmi: power off stopped QEMU" "" "$(vm_pid)"
 bw_rc 0 -o json node power ipmi1 status
 check_eq "ipmi: an action makes the next poll fresh" "false off" "$(jq -r '"\(.cached) \(.power)"' <<<"$OUT")"
