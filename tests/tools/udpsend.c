@@ -28,6 +28,11 @@
  *       silence. The RRQ is sent twice, as a client whose first answer is
  *       late would. Prints "received=N lost=N acks=N". Exit 0 once the
  *       whole file is in OUTFILE, 1 otherwise.
+ *   udpsend -g HOST PORT
+ *       A peer that answers garbage: binds HOST:PORT and answers every
+ *       datagram with one of the same length whose first 4 bytes are the
+ *       request's (an RMCP header, say) and the rest random. Runs until
+ *       killed.
  * Default timeout: 2000 ms.
  */
 #include <arpa/inet.h>
@@ -51,7 +56,8 @@ static void usage(void)
 	fprintf(stderr, "usage: udpsend [-t ms] HOST PORT HEX|@FILE\n"
 			"       udpsend [-t ms] -n HOST PORT FILENAME [OPTION VALUE]...\n"
 			"       udpsend [-t ms] -s HOST PORT FILENAME OUTFILE\n"
-			"       udpsend [-t ms] -w WINDOW [-d N] HOST PORT FILENAME OUTFILE\n");
+			"       udpsend [-t ms] -w WINDOW [-d N] HOST PORT FILENAME OUTFILE\n"
+			"       udpsend -g HOST PORT\n");
 	exit(2);
 }
 
@@ -415,6 +421,33 @@ static int mode_window(const struct sockaddr_storage *srv, socklen_t srv_len, co
 	return 0;
 }
 
+/* -g: answers every datagram with garbage of the same length. */
+static int mode_garbage(const struct sockaddr_storage *addr, socklen_t addr_len)
+{
+	int fd = udp_socket(addr->ss_family);
+	uint8_t buf[PKT_MAX];
+	unsigned seed = (unsigned)getpid();
+
+	if (bind(fd, (const struct sockaddr *)addr, addr_len) < 0) {
+		perror("udpsend: bind");
+		return 1;
+	}
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("udpsend: recvfrom");
+			return 1;
+		}
+		for (ssize_t i = 4; i < n; i++)
+			buf[i] = (uint8_t)rand_r(&seed);
+		sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, from_len);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage srv;
@@ -423,7 +456,7 @@ int main(int argc, char **argv)
 	char mode = 'r';
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:nsw:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:nsw:d:g")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_ms = atoi(optarg);
@@ -437,6 +470,7 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 		case 's':
+		case 'g':
 			mode = (char)opt;
 			break;
 		default:
@@ -445,10 +479,12 @@ int main(int argc, char **argv)
 	}
 	argv += optind;
 	argc -= optind;
-	if (argc < 3 || timeout_ms <= 0)
+	if (argc < (mode == 'g' ? 2 : 3) || timeout_ms <= 0)
 		usage();
 	if (resolve(argv[0], argv[1], &srv, &srv_len) < 0)
 		return 2;
+	if (mode == 'g')
+		return mode_garbage(&srv, srv_len);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	switch (mode) {
 	case 'n':
