@@ -3,10 +3,21 @@
  * bmc: job queues per BMC, worker threads, session reuse with an idle LRU
  * and a global cap, retries with backoff, and the polling budget (bmc.h).
  *
- * Locking: p->mu guards the pool (index, ready queue, idle list, counters)
- * and each entry's queue and flags. An entry marked busy belongs to one
- * thread, which alone touches its session and cached answers, without the
- * lock; no network exchange ever happens with p->mu held.
+ * Scheduling: a BMC with queued jobs waits in one of two ready queues, by
+ * whether it holds a session. A worker takes a BMC only when it can run it
+ * at once: one that holds a session, or one that does not when a session
+ * slot is free or an idle session (a BMC without queued jobs) can be logged
+ * out for it; the slot is reserved under the lock as the BMC is taken, so
+ * no worker ever waits for a slot while holding a BMC. A BMC keeps its
+ * session while it has jobs queued, so a burst to one BMC costs one login.
+ * Logouts of evicted and idle sessions run on a closer thread: a BMC that
+ * stopped answering delays nobody's job with its logout.
+ *
+ * Locking: p->mu guards the pool (index, ready queues, idle list, closer
+ * queue, counters) and each entry's queue and flags. An entry marked busy
+ * belongs to one thread, which alone touches its session and cached
+ * answers, without the lock; no network exchange ever happens with p->mu
+ * held.
  */
 #include "bmc.h"
 
@@ -19,6 +30,11 @@
 #include <string.h>
 #include <time.h>
 
+/* Jobs one BMC may run in a row on its session while others wait for one. */
+#define SESSION_STREAK 8
+/* A logout taking longer than this is not counted on to free its slot soon. */
+#define STUCK_MS 500
+
 struct entry {
 	char key[sizeof(((struct hw_target *)0)->host) + 128];
 	uint64_t hash;
@@ -29,6 +45,7 @@ struct entry {
 	uint64_t sess_fp; /* of the target the session was opened with */
 	struct bmc_job *head, *tail;
 	bool busy, in_ready;
+	unsigned streak; /* jobs run in a row on one session while others waited */
 	struct entry *rnext;             /* ready queue */
 	struct entry *iprev, *inext;     /* idle list (has a session, not busy) */
 	bool in_idle;
@@ -39,11 +56,27 @@ struct entry {
 	struct hw_health health;
 };
 
+/* A logout in flight, on its own thread. */
+struct closing {
+	struct bmc_pool *p;
+	const struct hw_ops *ops;
+	struct hw_session *sess;
+	uint64_t start_ms;
+	struct closing *prev, *next;
+};
+
+struct ready {
+	struct entry *head, *tail;
+};
+
 struct bmc_pool {
 	struct bmc_limits l;
 	pthread_mutex_t mu;
-	pthread_cond_t work, slot_free;
-	struct entry *ready_head, *ready_tail;
+	pthread_cond_t work, closer_cond;
+	struct ready ready_sess, ready_new; /* BMCs with jobs: holding a session, or not */
+	unsigned ready_new_n;
+	struct closing *closing; /* logouts in flight (their sessions still count as open) */
+	unsigned closing_n;
 	struct entry *idle_head, *idle_tail; /* least recently used first */
 	struct entry *all;
 	struct u64map index; /* hash -> first entry */
@@ -96,25 +129,30 @@ const char *bmc_op_name(enum bmc_op op)
 
 /* ---- lists (p->mu held) ---- */
 
+/* Queues e, which has jobs and is not busy, in the ready queue for its session state. */
 static void ready_push(struct bmc_pool *p, struct entry *e)
 {
+	struct ready *q = e->sess ? &p->ready_sess : &p->ready_new;
+
+	if (!e->sess)
+		p->ready_new_n++;
 	e->rnext = NULL;
 	e->in_ready = true;
-	if (p->ready_tail)
-		p->ready_tail->rnext = e;
+	if (q->tail)
+		q->tail->rnext = e;
 	else
-		p->ready_head = e;
-	p->ready_tail = e;
+		q->head = e;
+	q->tail = e;
 	pthread_cond_signal(&p->work);
 }
 
-static struct entry *ready_pop(struct bmc_pool *p)
+static struct entry *ready_pop(struct ready *q)
 {
-	struct entry *e = p->ready_head;
+	struct entry *e = q->head;
 	if (e) {
-		p->ready_head = e->rnext;
-		if (!p->ready_head)
-			p->ready_tail = NULL;
+		q->head = e->rnext;
+		if (!q->head)
+			q->tail = NULL;
 		e->in_ready = false;
 	}
 	return e;
@@ -150,65 +188,119 @@ static void idle_append(struct bmc_pool *p, struct entry *e)
 
 /* ---- sessions ---- */
 
-/* Logs e's session out; e is busy (owned by the caller). p->mu not held. */
-static void drop_session(struct bmc_pool *p, struct entry *e)
+static void *closer(void *arg)
 {
-	if (!e->sess)
-		return;
-	e->ops->close(e->sess);
-	e->sess = NULL;
+	struct closing *c = arg;
+	struct bmc_pool *p = c->p;
+
+	c->ops->close(c->sess);
 	pthread_mutex_lock(&p->mu);
-	p->st.open_sessions--;
-	pthread_cond_broadcast(&p->slot_free);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->closing = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	p->closing_n--;
+	p->st.open_sessions--; /* only now: the cap holds from the BMCs' view */
+	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->closer_cond);
 	pthread_mutex_unlock(&p->mu);
+	free(c);
+	return NULL;
 }
 
-/* Takes one of the max_sessions slots for e (busy), logging out the least
- * recently used idle session of another BMC when all are taken. */
-static void take_slot(struct bmc_pool *p)
+/* Logs e's session out on a thread of its own (p->mu held; e not busy, or
+ * ours): a BMC that stopped answering holds its slot until the logout times
+ * out, and nothing else. */
+static void close_later(struct bmc_pool *p, struct entry *e)
 {
-	pthread_mutex_lock(&p->mu);
-	while (p->st.open_sessions >= p->l.max_sessions) {
-		struct entry *v = p->idle_head;
-		if (!v) {
-			pthread_cond_wait(&p->slot_free, &p->mu);
-			continue;
+	struct closing *c = calloc(1, sizeof(*c));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (c) {
+		*c = (struct closing){ .p = p, .ops = e->ops, .sess = e->sess, .start_ms = now_ms(), .next = p->closing };
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, closer, c) == 0) {
+			if (p->closing)
+				p->closing->prev = c;
+			p->closing = c;
+			p->closing_n++;
+		} else {
+			free(c);
+			c = NULL;
 		}
-		idle_remove(p, v);
-		v->busy = true;
-		p->st.evictions++;
-		pthread_mutex_unlock(&p->mu);
-		v->ops->close(v->sess);
-		v->sess = NULL;
-		pthread_mutex_lock(&p->mu);
-		p->st.open_sessions--;
-		v->busy = false;
-		if (v->head && !v->in_ready)
-			ready_push(p, v);
+		pthread_attr_destroy(&attr);
 	}
-	p->st.open_sessions++;
-	if (p->st.open_sessions > p->st.max_open_sessions)
-		p->st.max_open_sessions = p->st.open_sessions;
-	pthread_mutex_unlock(&p->mu);
+	if (!c) {
+		/* No thread to spare: log out here (rare; p->mu is held meanwhile). */
+		e->ops->close(e->sess);
+		p->st.open_sessions--;
+	}
+	e->sess = NULL;
 }
 
+/* Reserves a session slot (p->mu held): true when one is free. When none
+ * is, and the logouts already under way will not free one for each BMC
+ * waiting, the least recently used idle session is logged out; a logout
+ * that takes over STUCK_MS is not counted on (its BMC may have hung). */
+static bool reserve_slot(struct bmc_pool *p)
+{
+	uint64_t t = now_ms();
+	unsigned coming = 0;
+	struct entry *v;
+
+	if (p->st.open_sessions < p->l.max_sessions) {
+		p->st.open_sessions++;
+		if (p->st.open_sessions > p->st.max_open_sessions)
+			p->st.max_open_sessions = p->st.open_sessions;
+		return true;
+	}
+	for (struct closing *c = p->closing; c; c = c->next)
+		if (t - c->start_ms < STUCK_MS)
+			coming++;
+	if (coming < p->ready_new_n && (v = p->idle_head)) {
+		idle_remove(p, v);
+		close_later(p, v);
+		p->st.evictions++;
+	}
+	return false;
+}
+
+/* Logs in on a slot e holds (e busy); the slot stays e's either way. */
 static int open_session(struct bmc_pool *p, struct entry *e, struct bmc_job *j)
 {
-	int r;
+	int r = e->ops->open(&j->target, &e->sess, &j->err);
 
-	take_slot(p);
-	r = e->ops->open(&j->target, &e->sess, &j->err);
 	pthread_mutex_lock(&p->mu);
 	p->st.logins++;
-	if (r < 0) {
-		e->sess = NULL;
-		p->st.open_sessions--;
-		pthread_cond_broadcast(&p->slot_free);
-	}
 	pthread_mutex_unlock(&p->mu);
-	if (r == 0)
+	if (r < 0)
+		e->sess = NULL;
+	else
 		e->sess_fp = target_fp(&j->target);
 	return r;
+}
+
+/* A slot for e (busy) that holds none: free, or an idle session's. */
+static bool take_slot_now(struct bmc_pool *p)
+{
+	bool ok;
+	pthread_mutex_lock(&p->mu);
+	ok = reserve_slot(p);
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+/* Logs e's session out (e busy; only its own job waits); e keeps the slot. */
+static void close_own(struct entry *e)
+{
+	if (e->sess) {
+		e->ops->close(e->sess);
+		e->sess = NULL;
+	}
 }
 
 /* ---- one job ---- */
@@ -236,7 +328,10 @@ static bool passing(int r)
 	return r == -ETIMEDOUT || r == -EHOSTUNREACH || r == -ENOTCONN;
 }
 
-static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j)
+/* Runs j on e (busy). *slot: e holds a session slot (with its session, or
+ * reserved for a login); on return, true if it still does and e has no
+ * session (the caller gives it back). */
+static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j, bool *slot)
 {
 	uint64_t t = now_ms();
 	int r = 0;
@@ -261,9 +356,15 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j)
 		bool sent = false;
 
 		if (e->sess && e->sess_fp != target_fp(&j->target))
-			drop_session(p, e);
-		if (!e->sess)
+			close_own(e); /* new credentials: a new login */
+		if (!e->sess) {
+			if (!*slot && !(*slot = take_slot_now(p))) {
+				r = hw_fail(&j->err, -EBUSY, "bmc", "no BMC session slot free (max_sessions %u)",
+					    p->l.max_sessions);
+				break;
+			}
 			r = open_session(p, e, j);
+		}
 		if (e->sess) {
 			sent = true;
 			j->attempts++;
@@ -275,11 +376,11 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j)
 		if (sent && j->op == BMC_POWER && (j->action == HW_ACT_CYCLE || j->action == HW_ACT_RESET) &&
 		    r == -ETIMEDOUT)
 			break;
-		drop_session(p, e);
+		close_own(e);
 		sleep_ms(p->l.backoff_ms << (i < 8 ? i : 8));
 	}
 	if (r == -EPROTO || r == -ENOTCONN || r == -ETIMEDOUT)
-		drop_session(p, e); /* what it holds is not to be trusted */
+		close_own(e); /* what it holds is not to be trusted */
 	j->rc = r;
 	t = now_ms();
 	if (r == 0 && j->op == BMC_POWER_STATUS) {
@@ -299,7 +400,7 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j)
 
 /* ---- workers ---- */
 
-/* Logs out sessions idle for idle_close_ms (p->mu held; released around the logouts). */
+/* Hands sessions idle for idle_close_ms to the closer (p->mu held). */
 static void reap_idle(struct bmc_pool *p)
 {
 	uint64_t t = now_ms();
@@ -307,17 +408,22 @@ static void reap_idle(struct bmc_pool *p)
 
 	while ((e = p->idle_head) && t - e->last_used_ms >= p->l.idle_close_ms) {
 		idle_remove(p, e);
-		e->busy = true;
-		pthread_mutex_unlock(&p->mu);
-		e->ops->close(e->sess);
-		e->sess = NULL;
-		pthread_mutex_lock(&p->mu);
-		p->st.open_sessions--;
-		e->busy = false;
-		pthread_cond_broadcast(&p->slot_free);
-		if (e->head && !e->in_ready)
-			ready_push(p, e);
+		close_later(p, e);
 	}
+}
+
+/* The next BMC a worker can run now, its session slot reserved (p->mu
+ * held): a new one first when a slot can be had (it has waited for one),
+ * else one that holds a session. NULL: none runnable now. */
+static struct entry *pick(struct bmc_pool *p, bool *slot)
+{
+	*slot = false;
+	if (p->ready_new.head && reserve_slot(p)) {
+		*slot = true;
+		p->ready_new_n--;
+		return ready_pop(&p->ready_new);
+	}
+	return ready_pop(&p->ready_sess);
 }
 
 static void *worker(void *arg)
@@ -328,18 +434,28 @@ static void *worker(void *arg)
 	for (;;) {
 		struct entry *e;
 		struct bmc_job *j;
+		bool slot;
 
-		while (!p->ready_head && !p->stopping) {
+		while (!(e = pick(p, &slot))) {
 			struct timespec until;
+			if (p->stopping && !p->ready_new.head && !p->ready_sess.head)
+				break;
+			/* (ready_new waits for a session to be freed or go idle.) */
 			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
+			if (p->ready_new.head) {
+				/* Waiting for a slot: look again soon (a logout may be stuck). */
+				until.tv_nsec += 100 * 1000000L;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+			} else
+				until.tv_sec += 1;
 			pthread_cond_timedwait(&p->work, &p->mu, &until);
 			reap_idle(p);
 		}
-		if (!(e = ready_pop(p)))
+		if (!e)
 			break; /* stopping, nothing left */
-		if (e->busy)
-			continue; /* its session is being logged out: requeued after */
 		j = e->head;
 		e->head = j->next;
 		if (!e->head)
@@ -350,7 +466,7 @@ static void *worker(void *arg)
 			p->st.max_busy = p->busy_n;
 		pthread_mutex_unlock(&p->mu);
 
-		run_job(p, e, j);
+		run_job(p, e, j, &slot);
 
 		pthread_mutex_lock(&p->mu);
 		if (j->cached)
@@ -358,12 +474,20 @@ static void *worker(void *arg)
 		p->busy_n--;
 		e->busy = false;
 		e->last_used_ms = now_ms();
-		if (e->sess) {
-			idle_append(p, e);
-			pthread_cond_broadcast(&p->slot_free);
+		if (!e->sess && slot)
+			p->st.open_sessions--; /* reserved, not used (or the login failed) */
+		if (e->head && e->sess && p->ready_new.head && ++e->streak >= SESSION_STREAK) {
+			/* Others wait for a slot: after a few jobs, give this one up. */
+			close_later(p, e);
+			e->streak = 0;
 		}
+		if (!e->head)
+			e->streak = 0;
 		if (e->head)
-			ready_push(p, e);
+			ready_push(p, e); /* keeps its session: a burst is one login */
+		else if (e->sess)
+			idle_append(p, e); /* may be logged out for another BMC */
+		pthread_cond_broadcast(&p->work);
 		pthread_mutex_unlock(&p->mu);
 		j->next = NULL;
 		j->done(j, j->userdata);
@@ -396,8 +520,9 @@ int bmc_pool_new(const struct bmc_limits *limits, struct bmc_pool **ret)
 		p->l.idle_close_ms = 60000;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->slot_free, NULL);
+	pthread_cond_init(&p->closer_cond, NULL);
 	u64map_init(&p->index);
+
 	if (!(p->threads = calloc(p->l.workers, sizeof(*p->threads)))) {
 		bmc_pool_free(p);
 		return -ENOMEM;
@@ -423,6 +548,10 @@ void bmc_pool_free(struct bmc_pool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->n_threads; i++)
 		pthread_join(p->threads[i], NULL);
+	pthread_mutex_lock(&p->mu);
+	while (p->closing_n)
+		pthread_cond_wait(&p->closer_cond, &p->mu); /* each bounded by its BMC's timeout */
+	pthread_mutex_unlock(&p->mu);
 	for (e = p->all; e; e = next) {
 		next = e->all_next;
 		if (e->sess)
@@ -430,7 +559,7 @@ void bmc_pool_free(struct bmc_pool *p)
 		free(e);
 	}
 	u64map_clear(&p->index);
-	pthread_cond_destroy(&p->slot_free);
+	pthread_cond_destroy(&p->closer_cond);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);
 	free(p->threads);
@@ -486,8 +615,10 @@ int bmc_submit(struct bmc_pool *p, struct bmc_job *j)
 		e->head = j;
 	e->tail = j;
 	p->st.jobs++;
-	if (!e->busy && !e->in_ready)
+	if (!e->busy && !e->in_ready) {
+		idle_remove(p, e); /* its session is in use again */
 		ready_push(p, e);
+	}
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }

@@ -5,9 +5,14 @@
  *   - at most one command in flight per BMC: jobs for one BMC queue in
  *     order, and a worker never waits on a busy BMC (it takes the next BMC
  *     that has work), so a BMC that hangs delays only its own node;
- *   - sessions reused: one login per BMC, kept between jobs, logged out
- *     after idle_close_ms or when the global cap needs the slot;
- *   - a global cap on open sessions (max_sessions), across all BMCs;
+ *   - sessions reused: one login per BMC, kept while it has jobs queued and
+ *     between jobs, logged out after idle_close_ms or when the global cap
+ *     needs the slot (the least recently used idle one), by a closer thread,
+ *     so a logout to a BMC that stopped answering delays no job;
+ *   - a global cap on open sessions (max_sessions), across all BMCs: a BMC
+ *     without a session waits in line for a slot (holding no worker), and
+ *     one that ran SESSION_STREAK jobs in a row while others waited gives
+ *     its session up;
  *   - bounded time: each exchange has the node's timeout; failures that may
  *     pass (no answer, timeout, session gone) are retried with exponential
  *     backoff, at most `retries` times; a power cycle or reset is not

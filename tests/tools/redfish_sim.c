@@ -13,22 +13,41 @@
  * Faults for the tests: --drop-property removes a property (at any depth)
  * from every resource, as if the BMC never had it; --garbage answers all
  * but the login with bytes that are not JSON; --hang-after N answers N
- * requests, then accepts and never replies. GET /sim/stats (no auth, not
+ * requests, then accepts and never replies; --delay MS takes that long over
+ * each request, as a BMC's slow processor does. GET /sim/stats (no auth, not
  * counted) gives the counters as JSON; on SIGTERM or SIGINT the same JSON
  * goes to the --stats file and it exits 0. It listens on 127.0.0.1; PORT 0
  * binds an ephemeral port, written to the --portfile.
  *
+ * --events FILE: a line per event, appended as it happens, so that a test
+ * can tell what the BMC saw and when, also across many simulators sharing
+ * one file (O_APPEND, one write() per line, no buffering; the time is
+ * CLOCK_MONOTONIC, common to all processes of the machine):
+ *   <ns> <port> open <session id>   a session was created (login)
+ *   <ns> <port> close <session id>  it was deleted
+ *   <ns> <port> begin <request no>  a request's headers came (before auth)
+ *   <ns> <port> end <request no>    its answer was queued, before a byte of
+ *                                   it is sent (or the connection ended
+ *                                   without one)
+ * begin/end are written for every counted request (not /sim/...), whatever
+ * its auth; a request is in flight (the stats' max_in_flight) from begin to
+ * end. Since a client sees the answer only after "end" and an event is
+ * written with the lock held, a client that waits for each answer never
+ * shows two requests in flight here.
+ *
  *   redfish_sim --root DIR --port N [--user U --password P] [--portfile F]
- *               [--stats F] [--tls-cert F --tls-key F] [--drop-property NAME]...
- *               [--garbage] [--hang-after N]
+ *               [--stats F] [--events F] [--tls-cert F --tls-key F]
+ *               [--drop-property NAME]... [--garbage] [--hang-after N] [--delay MS]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,11 +55,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BODY_MAX (64 * 1024) /* a request body */
 #define SESSIONS_MAX 16      /* open sessions, as a small BMC allows */
 #define DROP_MAX 8
+#define EVENT_MAX 160        /* one line of the --events file */
 #define V1 "/redfish/v1"
 #define SESSIONS V1 "/SessionService/Sessions"
 #define RESET_ACTION "/Actions/ComputerSystem.Reset"
@@ -64,12 +85,17 @@ struct sim {
 	int ndrop;
 	bool garbage;
 	long long hang_after;  /* -1: never */
+	unsigned delay_ms;     /* before each answer */
 	json_t *registry;      /* the Base message registry (NULL: none); read-only once started */
 	json_t *session_tmpl;  /* a Session of the tree, the model of the ones created */
+
+	int events_fd;         /* --events (-1: none) */
 
 	pthread_mutex_t lock;  /* everything below */
 	pthread_cond_t wake;   /* stopping */
 	bool stopping;
+	unsigned port;         /* as bound, for the events */
+	bool events_failed;    /* a write to --events failed (said once) */
 	struct resource *res;
 	struct session *sessions;
 	unsigned sessions_open, in_flight, max_in_flight;
@@ -83,6 +109,7 @@ struct req {
 	size_t len;
 	bool too_big;
 	bool counted;          /* in requests and in_flight */
+	bool ended;            /* out of in_flight again ("end" written) */
 	unsigned long long seq;
 };
 
@@ -336,6 +363,39 @@ static json_t *stats_json(struct sim *sim)
 	return j;
 }
 
+/* ---- events ---- */
+
+/*
+ * Appends "<CLOCK_MONOTONIC ns> <port> " and the printf text as one line to
+ * the --events file, with one write() (lock held: a simulator's events are
+ * in the order of its state changes, and the time is read at the change).
+ */
+static void event(struct sim *sim, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void event(struct sim *sim, const char *fmt, ...)
+{
+	char line[EVENT_MAX];
+	struct timespec ts;
+	va_list ap;
+	int n, m;
+
+	if (sim->events_fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	n = snprintf(line, sizeof(line), "%llu %u ", (unsigned long long)ts.tv_sec * 1000000000ULL +
+			     (unsigned long long)ts.tv_nsec, sim->port);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= sizeof(line) - (size_t)n - 1)
+		abort(); /* the formats above are bounded */
+	n += m;
+	line[n++] = '\n';
+	if (write(sim->events_fd, line, (size_t)n) != n && !sim->events_failed) {
+		sim->events_failed = true;
+		fprintf(stderr, "redfish_sim: cannot write the events: %s\n", strerror(errno));
+	}
+}
+
 /* ---- sessions ---- */
 
 static void hex_random(char *out, size_t bytes)
@@ -436,6 +496,7 @@ static enum MHD_Result do_login(struct sim *sim, struct MHD_Connection *c, const
 	sim->sessions = s;
 	sim->sessions_open++;
 	sim->sessions_created++;
+	event(sim, "open %s", s->id);
 	body = session_json(sim, s);
 	memcpy(token, s->token, sizeof(token));
 	snprintf(location, sizeof(location), "%s/%s", SESSIONS, s->id);
@@ -478,6 +539,7 @@ static enum MHD_Result do_delete(struct sim *sim, struct MHD_Connection *c, cons
 				*pp = s->next;
 				sim->sessions_open--;
 				sim->sessions_deleted++;
+				event(sim, "close %s", s->id);
 				break;
 			}
 		pthread_mutex_unlock(&sim->lock);
@@ -760,11 +822,24 @@ static enum MHD_Result dispatch(struct sim *sim, struct MHD_Connection *c, const
 	return reply_error(sim, c, 405, "ActionNotSupported", method, NULL, NULL);
 }
 
+/* q's request is over, answered or not: out of in_flight, "end" (once). */
+static void req_end(struct sim *sim, struct req *q)
+{
+	if (!q->counted || q->ended)
+		return;
+	pthread_mutex_lock(&sim->lock);
+	q->ended = true;
+	sim->in_flight--;
+	event(sim, "end %llu", q->seq);
+	pthread_mutex_unlock(&sim->lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
 	struct sim *sim = cls;
 	struct req *q = *ctx;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (!q) {
@@ -777,6 +852,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			q->seq = ++sim->requests;
 			if (++sim->in_flight > sim->max_in_flight)
 				sim->max_in_flight = sim->in_flight;
+			event(sim, "begin %llu", q->seq);
 			pthread_mutex_unlock(&sim->lock);
 		}
 		return MHD_YES;
@@ -804,7 +880,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		pthread_mutex_unlock(&sim->lock);
 		return MHD_NO;
 	}
-	return dispatch(sim, c, url, method, q);
+	if (q->counted && sim->delay_ms)
+		nanosleep(&(struct timespec){ .tv_sec = sim->delay_ms / 1000, .tv_nsec = (long)(sim->delay_ms % 1000) * 1000000L },
+			  NULL);
+	ret = dispatch(sim, c, url, method, q);
+	/* The answer is queued, not sent: MHD sends it once this returns. */
+	req_end(sim, q);
+	return ret;
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode why)
@@ -816,11 +898,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_Re
 	(void)why;
 	if (!q)
 		return;
-	if (q->counted) {
-		pthread_mutex_lock(&sim->lock);
-		sim->in_flight--;
-		pthread_mutex_unlock(&sim->lock);
-	}
+	req_end(sim, q);
 	free(q->body);
 	free(q);
 	*ctx = NULL;
@@ -865,7 +943,8 @@ static int write_atomic(const char *path, const char *text)
 static void usage(void)
 {
 	fprintf(stderr, "usage: redfish_sim --root DIR --port N [--user U --password P] [--portfile F] [--stats F]\n"
-			"                   [--tls-cert F --tls-key F] [--drop-property NAME]... [--garbage] [--hang-after N]\n");
+			"                   [--events F] [--tls-cert F --tls-key F] [--drop-property NAME]... [--garbage]\n"
+			"                   [--hang-after N] [--delay MS]\n");
 	exit(2);
 }
 
@@ -877,11 +956,13 @@ int main(int argc, char **argv)
 		{ "portfile", required_argument, NULL, 'f' }, { "stats", required_argument, NULL, 's' },
 		{ "tls-cert", required_argument, NULL, 'c' }, { "tls-key", required_argument, NULL, 'k' },
 		{ "drop-property", required_argument, NULL, 'd' }, { "garbage", no_argument, NULL, 'g' },
-		{ "hang-after", required_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "hang-after", required_argument, NULL, 'h' }, { "events", required_argument, NULL, 'e' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct sim sim = { .user = "Administrator", .password = "password", .hang_after = -1,
+	struct sim sim = { .user = "Administrator", .password = "password", .hang_after = -1, .events_fd = -1,
 			   .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
-	const char *portfile = NULL, *statsfile = NULL, *certfile = NULL, *keyfile = NULL;
+	const char *portfile = NULL, *statsfile = NULL, *certfile = NULL, *keyfile = NULL, *eventsfile = NULL;
 	char *cert = NULL, *key = NULL, *end, portbuf[16], file[4096];
 	long port = -1;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -905,6 +986,7 @@ int main(int argc, char **argv)
 		case 'P': sim.password = optarg; break;
 		case 'f': portfile = optarg; break;
 		case 's': statsfile = optarg; break;
+		case 'e': eventsfile = optarg; break;
 		case 'c': certfile = optarg; break;
 		case 'k': keyfile = optarg; break;
 		case 'd':
@@ -918,6 +1000,13 @@ int main(int argc, char **argv)
 			if (*end || sim.hang_after < 0)
 				usage();
 			break;
+		case 'D': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 60000)
+				usage();
+			sim.delay_ms = (unsigned)v;
+			break;
+		}
 		default: usage();
 		}
 	}
@@ -933,6 +1022,12 @@ int main(int argc, char **argv)
 	}
 	if (cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		fprintf(stderr, "redfish_sim: this libmicrohttpd has no TLS\n");
+		return 1;
+	}
+	if (eventsfile && (sim.events_fd = open(eventsfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, "redfish_sim: cannot open %s: %s\n", eventsfile, strerror(errno));
+		free(cert);
+		free(key);
 		return 1;
 	}
 	sim.resets = json_object();
@@ -958,7 +1053,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	snprintf(portbuf, sizeof(portbuf), "%u\n", info ? (unsigned)info->port : (unsigned)port);
+	pthread_mutex_lock(&sim.lock);
+	sim.port = info ? (unsigned)info->port : (unsigned)port;
+	pthread_mutex_unlock(&sim.lock);
+	snprintf(portbuf, sizeof(portbuf), "%u\n", sim.port);
 	if (portfile && write_atomic(portfile, portbuf) < 0) {
 		fprintf(stderr, "redfish_sim: cannot write %s\n", portfile);
 		MHD_stop_daemon(d);
@@ -994,6 +1092,8 @@ int main(int argc, char **argv)
 	json_decref(sim.resets);
 	json_decref(sim.registry);
 	json_decref(sim.session_tmpl);
+	if (sim.events_fd >= 0)
+		close(sim.events_fd);
 	free(cert);
 	if (key)
 		explicit_bzero(key, strlen(key));
