@@ -224,6 +224,10 @@ finish() {
 # it, asks it to power down (ACPI, through its monitor on 127.0.0.1:PORT+1)
 # on soft-off, and reads power from the process. Every call of ipmi_sim is
 # logged to DIR/calls (the BMC's view). Sets BMC_PID; cleanup stops it all.
+# Optional, from the environment: BMC_EMU_EXTRA, more emulator commands
+# (ipmi_sim_cmd(5): sensors, SDRs) run before the BMC is enabled; its
+# default has no SDRs. BMC_CONSOLE=TCP-PORT opens the emulator console on
+# 127.0.0.1 (bmc_console runs commands there at runtime).
 ipmi_bmc() {
 	local d=$1 port=$2 pw=$3
 	shift 3
@@ -284,18 +288,49 @@ set_working_mc 0x20
   chassis_control "$d/chassis"
   user 2 true "admin" "$pw" admin 10 md5 straight
 LAN
-	printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n' >"$d/node.emu"
+	if [ -n "${BMC_CONSOLE:-}" ]; then
+		echo "  console 127.0.0.1 $BMC_CONSOLE" >>"$d/lan.conf"
+		echo "$BMC_CONSOLE" >"$d/console"
+	fi
+	{
+		printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\n'
+		if [ -n "${BMC_EMU_EXTRA:-}" ]; then printf '%s\n' "$BMC_EMU_EXTRA"; fi
+		printf 'mc_enable 0x20\n'
+	} >"$d/node.emu"
 	ipmi_sim -c "$d/lan.conf" -f "$d/node.emu" -s "$d/state" -n >>"$d/sim.log" 2>&1 &
 	BMC_PID=$!
 	BMC_PIDS+=("$BMC_PID")
 	BMC_DIRS+=("$d")
 	local i
+	# -C 3: without it ipmitool asks for the cipher suites, which ipmi_sim
+	# does not answer, and waits 10 s before it goes on with suite 3.
 	for i in $(seq 50); do
-		ipmitool -I lanplus -H 127.0.0.1 -p "$port" -U admin -P "$pw" mc info >/dev/null 2>&1 && return 0
+		ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$port" -U admin -P "$pw" mc info >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	echo "ipmi_sim on port $port did not answer" >&2
 	return 1
+}
+# bmc_console DIR COMMAND: runs one emulator command (ipmi_sim_cmd(5), e.g.
+# sensor_set_value) in the console of the BMC (started with BMC_CONSOLE) and
+# returns once the BMC has run it; fails with its complaint, if any.
+bmc_console() {
+	local fd out
+	exec {fd}<>"/dev/tcp/127.0.0.1/$(cat "$1/console")"
+	printf '%s\n' "$2" >&"$fd"
+	# The console prompts with ">" when it is ready: once before the
+	# command, once after it ran.
+	read -r -t 5 -d '>' out <&"$fd" || true
+	if ! read -r -t 5 -d '>' out <&"$fd"; then
+		exec {fd}>&-
+		echo "BMC console: no answer to $2" >&2
+		return 1
+	fi
+	exec {fd}>&-
+	if [[ "$out" == *'**'* ]]; then
+		echo "BMC console: $2: ${out//$'\r'/}" >&2
+		return 1
+	fi
 }
 # bmc_vm_pid DIR: the pid of the BMC's QEMU process, or nothing.
 bmc_vm_pid() {
