@@ -223,7 +223,8 @@ finish() {
 # n after a PXE boot override, c otherwise), stops it on power off, resets
 # it, asks it to power down (ACPI, through its monitor on 127.0.0.1:PORT+1)
 # on soft-off, and reads power from the process. Every call of ipmi_sim is
-# logged to DIR/calls (the BMC's view). Sets BMC_PID; cleanup stops it all.
+# logged to DIR/calls (the BMC's view); with BMC_EVENTS=FILE, also when each
+# starts and ends ("NS PORT begin CALL", "NS PORT end"). Sets BMC_PID; cleanup stops it all.
 # Optional, from the environment: BMC_EMU_EXTRA, more emulator commands
 # (ipmi_sim_cmd(5): sensors, SDRs) run before the BMC is enabled; its
 # default has no SDRs. BMC_CONSOLE=TCP-PORT opens the emulator console on
@@ -237,6 +238,12 @@ ipmi_bmc() {
 # ipmi_sim chassis_control: "get NAME..." prints NAME:VALUE lines, "set NAME VALUE...".
 d=$d
 echo "\$*" >>"\$d/calls"
+events=${BMC_EVENTS:-}
+if [ -n "\$events" ]; then
+	# When each command starts and ends (BMC_EVENTS): the BMC's own view.
+	echo "\$(date +%s%N) $port begin \$*" >>"\$events"
+	trap 'echo "\$(date +%s%N) $port end" >>"\$events"' EXIT
+fi
 while [ \$# -gt 0 ] && [ "\$1" != get ] && [ "\$1" != set ]; do shift; done
 op=\$1
 shift
