@@ -32,12 +32,12 @@ $(BUILD)/config.mk: Makefile scripts/setup-deps
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Werror
 BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
-	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iimaging -Iimaging/agent -Ihw $(PKG_CFLAGS) -MMD -MP
+	-Ilib -Iserver -Iserver/store -Iserver/api -Iserver/boot -Iserver/orch -Iimaging -Iimaging/agent -Ihw $(PKG_CFLAGS) -MMD -MP
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
 SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
-	$(wildcard hw/*.c)
+	$(wildcard server/orch/*.c) $(wildcard hw/*.c)
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)
 IMAGING_SRCS := $(wildcard imaging/*.c)
