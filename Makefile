@@ -5,6 +5,7 @@
 #   make check      unit and integration tests, then the same again under
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo       the main job (see README.md)
+#   make bench      the benchmarks of tests/bench/
 #
 # Every variant (release, asan) gets the same rules from one template, in its
 # own directory under build/, so both can be built by one make invocation.
@@ -46,6 +47,7 @@ AGENT_LIB_SRCS := $(filter-out imaging/agent/main.c,$(AGENT_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_NAMES := $(patsubst tests/unit/%.c,%,$(UNIT_SRCS))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+BENCH_NAMES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
 FIRMWARE := $(BUILD)/firmware
 PAYLOAD := $(BUILD)/rootfs/initrd.gz
 OS_IMAGES := $(BUILD)/rootfs/os/.stamp
@@ -109,6 +111,10 @@ $(BUILD)/$(1)/tests/redfish_sim: $(BUILD)/$(1)/obj/tests/tools/redfish_sim.o $(B
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
+$(BUILD)/$(1)/tests/bench_%: $(BUILD)/$(1)/obj/tests/bench/bench_%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
 $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
@@ -119,7 +125,7 @@ $(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/
 
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
-$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend hwctl redfish_sim $(FUZZ_NAMES))
+$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend hwctl redfish_sim $(FUZZ_NAMES) $(BENCH_NAMES))
 
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
 build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
@@ -187,6 +193,12 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
 check: check-release check-asan
 	@echo "== make check: all passed"
+
+# Benchmarks (tests/bench/, built with every variant so they keep compiling):
+# each prints its figures last.
+.PHONY: bench
+bench: $(addprefix $(BUILD)/release/tests/,$(BENCH_NAMES))
+	@set -e; for b in $(BENCH_NAMES); do echo "== bench: $$b"; $(BUILD)/release/tests/$$b; done
 
 demo: all | deps-test
 	scripts/demo
