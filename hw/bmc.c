@@ -574,7 +574,7 @@ int bmc_submit(struct bmc_pool *p, struct bmc_job *j)
 	struct entry *e = NULL;
 
 	if (!ops)
-		return hw_fail(&j->err, -EINVAL, "bmc", "no BMC driver named '%s'", j->target.driver);
+		return j->rc = hw_fail(&j->err, -EINVAL, "bmc", "no BMC driver named '%s'", j->target.driver);
 	snprintf(key, sizeof(key), "%s|%s|%u|%s", j->target.driver, j->target.host, j->target.port, j->target.user);
 	hash = fnv(0xcbf29ce484222325ULL, key, strlen(key));
 	j->rc = 0;
@@ -586,7 +586,7 @@ int bmc_submit(struct bmc_pool *p, struct bmc_job *j)
 	pthread_mutex_lock(&p->mu);
 	if (p->stopping) {
 		pthread_mutex_unlock(&p->mu);
-		return hw_fail(&j->err, -ESHUTDOWN, "bmc", "shutting down");
+		return j->rc = hw_fail(&j->err, -ESHUTDOWN, "bmc", "shutting down");
 	}
 	if (u64map_get(&p->index, hash, &v))
 		for (e = (struct entry *)(uintptr_t)v; e && strcmp(e->key, key) != 0; e = e->hnext)
@@ -594,7 +594,7 @@ int bmc_submit(struct bmc_pool *p, struct bmc_job *j)
 	if (!e) {
 		if (!(e = calloc(1, sizeof(*e)))) {
 			pthread_mutex_unlock(&p->mu);
-			return hw_fail(&j->err, -ENOMEM, "bmc", "out of memory");
+			return j->rc = hw_fail(&j->err, -ENOMEM, "bmc", "out of memory");
 		}
 		snprintf(e->key, sizeof(e->key), "%s", key);
 		e->hash = hash;
@@ -604,7 +604,7 @@ int bmc_submit(struct bmc_pool *p, struct bmc_job *j)
 		if (u64map_put(&p->index, hash, (uint64_t)(uintptr_t)e) < 0) {
 			free(e);
 			pthread_mutex_unlock(&p->mu);
-			return hw_fail(&j->err, -ENOMEM, "bmc", "out of memory");
+			return j->rc = hw_fail(&j->err, -ENOMEM, "bmc", "out of memory");
 		}
 		e->all_next = p->all;
 		p->all = e;
