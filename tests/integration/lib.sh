@@ -206,6 +206,34 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
+# boot_net NAME NET TAPS: a namespace NAME (NSX runs there) with a bridge
+# br0 at NET.1/24 and taps tap1..tapTAPS on it, and the [boot] and [dhcp]
+# settings of a bootwaved serving it (agent kernel $KERNEL, ramdisk $INITRD,
+# firmware of $BUILD_DIR, DHCP range NET.100-150), listening on all addresses.
+boot_net() {
+	local ns=$1 net=$2 i
+	netns_add "$ns"
+	ip -n "$ns" link add br0 type bridge
+	ip -n "$ns" addr add "$net.1/24" dev br0
+	ip -n "$ns" link set br0 up
+	for i in $(seq "$3"); do
+		ip -n "$ns" tuntap add "tap$i" mode tap
+		ip -n "$ns" link set "tap$i" master br0 up
+	done
+	NSX=(ip netns exec "$ns")
+	cat >>"$CONF" <<BOOT
+[boot]
+interface = br0
+firmware_dir = $BUILD_DIR/firmware
+agent_kernel = $KERNEL
+agent_initrd = $INITRD
+kernel_cmdline = console=ttyS0 panic=5
+[dhcp]
+range = $net.100-$net.150
+BOOT
+	sed -i 's/^listen = .*/listen = 0.0.0.0:0/' "$CONF"
+}
+
 # A short unique prefix for this run's namespaces and links (names are global).
 RUN_ID=$(printf '%04x' $(($$ % 65536)))
 

@@ -20,28 +20,11 @@ done
 
 NET=10.77.8
 S=bwp$RUN_ID
-netns_add "$S"
-ip -n "$S" link add br0 type bridge
-ip -n "$S" addr add $NET.1/24 dev br0
-ip -n "$S" link set br0 up
-for i in 1 2 3; do
-	ip -n "$S" tuntap add "tap$i" mode tap
-	ip -n "$S" link set "tap$i" master br0 up
-done
-NSX=(ip netns exec "$S")
-
+boot_net "$S" $NET 3
 cat >>"$CONF" <<EOF
 [boot]
-interface = br0
-firmware_dir = $BUILD_DIR/firmware
-agent_kernel = $KERNEL
-agent_initrd = $INITRD
-kernel_cmdline = console=ttyS0 panic=5
 retry = 5
-[dhcp]
-range = $NET.100-$NET.150
 EOF
-sed -i 's/^listen = .*/listen = 0.0.0.0:0/' "$CONF"
 start_daemon
 
 bw_rc 0 site create lab

@@ -28,29 +28,14 @@ PATH=$PATH:/usr/sbin:/sbin
 NET=10.77.9
 MAC=52:54:00:09:00:01
 S=bwr$RUN_ID
-netns_add "$S"
-ip -n "$S" link add br0 type bridge
-ip -n "$S" addr add $NET.1/24 dev br0
-ip -n "$S" link set br0 up
-ip -n "$S" tuntap add tap1 mode tap
-ip -n "$S" link set tap1 master br0 up
-NSX=(ip netns exec "$S")
-
+boot_net "$S" $NET 1
 cat >>"$CONF" <<EOF
 [boot]
-interface = br0
-firmware_dir = $BUILD_DIR/firmware
-agent_kernel = $KERNEL
-agent_initrd = $INITRD
-kernel_cmdline = console=ttyS0 panic=5
 retry = 3
-[dhcp]
-range = $NET.100-$NET.150
 [agent]
 slot_size = 192M
 stall_timeout = 30
 EOF
-sed -i 's/^listen = .*/listen = 0.0.0.0:0/' "$CONF"
 start_daemon
 
 # The disks: a blank OS disk, and a data disk holding files.
