@@ -383,7 +383,7 @@ cp "$T/dev/vdb" "$T/dev/vde"
 STALL_DATA=$(part_sum "$T/dev/vdd" bw-data) STALL_DISK=$(disk_sum "$T/dev/vde")
 mkdir -p "$T/stall"
 cp -a "$T/v1/." "$T/stall/"
-head -c 64M /dev/urandom >"$T/stall/blob"
+head -c 400M /dev/urandom >"$T/stall/blob"
 ext4_image "$T/stall" "$T/stall.img" 512M
 bw_rc 0 image publish os stall "$T/stall.img"
 bw -q node create n3 --mac 52:54:00:ab:00:03 --os-disk /dev/vdd --data-disks /dev/vde
@@ -392,7 +392,15 @@ TASK=$(jq -r .id <<<"$OUT")
 curl -sS "$URL/boot/52-54-00-ab-00-03.ipxe" | grep -o 'bootwave\.[a-z]*=[^ ]*' | tr '\n' ' ' >"$T/cmdline"
 "$AGENT" --cmdline "$T/cmdline" --devroot "$T" --no-reboot reimage >"$T/agent.log" 2>&1 &
 apid=$!
-for _ in $(seq 1000); do grep -q "^.*target slot" "$T/agent.log" && break; sleep 0.005; done
+# Freeze it once it has written 16 MiB to the slot (wchar; the image is
+# mostly random, so few blocks are skipped as zero): the log line saying
+# which slot it writes comes before the first byte of the body, and freezing
+# there can catch it with nothing received.
+for _ in $(seq 2000); do
+	rd=$(awk '/^wchar/ { print $2 }' /proc/$apid/io 2>/dev/null || echo 0)
+	[ "${rd:-0}" -gt $((16 << 20)) ] && break
+	sleep 0.005
+done
 kill -STOP $apid
 sleep 0.5
 kill -STOP "$DAEMON_PID"
