@@ -43,6 +43,9 @@ struct route {
 struct metrics;
 struct ipxe_templates;
 
+struct hw_target;
+struct orch_rt;
+
 struct api {
 	struct MHD_Daemon *mhd;
 	const struct config *cfg;
@@ -53,6 +56,7 @@ struct api {
 	struct ipxe_templates *templates; /* NULL when firmware_dir has none */
 	struct sign_keyring keys;         /* [images] trusted_keys */
 	struct bmc_pool *bmc;             /* out-of-band jobs (hw/bmc.h) */
+	struct orch_rt *orch;             /* rollouts (orch_env.h) */
 };
 
 struct request {
@@ -173,12 +177,29 @@ int images_cleanup(struct api *a);
 
 /* Agent protocol (routes_agent.c). */
 int node_reimage(struct request *r);
+/*
+ * Creates the agent task that reimages node to img@v at its next network
+ * boot (state reimaging), after checking the manifest (-ENOENT) and, when
+ * signed_pool names a pool that requires it, the signature (-EPERM); -EIO
+ * when the store fails. err says why. Used by the API and the orchestrator.
+ */
+int reimage_start(struct api *a, const struct bw_node *node, const struct bw_image *img,
+		  const struct bw_image_version *v, const char *signed_pool, bool wipe, const char *who, int64_t rollout,
+		  struct bw_task *ret, char *err, size_t size);
 int agent_task(struct request *r);
 int agent_artifact(struct request *r);
 int agent_progress(struct request *r);
 int agent_result(struct request *r);
 /* routes_bmc.c */
+/* The node's BMC as a hw_target: -ENODEV when it has none, -EACCES when its password cannot be opened. */
+int api_bmc_target(struct api *a, const struct bw_node *n, struct hw_target *t);
 int node_power_status(struct request *r);
+
+int rollout_start(struct request *r);
+int rollout_cancel(struct request *r);
+int rollout_current(struct request *r);
+int rollout_history(struct request *r);
+int rollout_get(struct request *r);
 int node_power(struct request *r);
 int node_bootdev_get(struct request *r);
 int node_bootdev_set(struct request *r);

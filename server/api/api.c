@@ -9,6 +9,7 @@
  * -> one log line and one metrics count when it completes.
  */
 #include "api-internal.h"
+#include "orch_env.h"
 
 #include "bmc.h"
 
@@ -85,6 +86,11 @@ static const struct route routes[] = {
 	R("GET", "/api/v1/nodes/{}/bootdev", ROLE_VIEWER, BODY_NONE, .handler = node_bootdev_get),
 	R("POST", "/api/v1/nodes/{}/bootdev", ROLE_OPERATOR, BODY_JSON, .handler = node_bootdev_set),
 	R("GET", "/api/v1/nodes/{}/health", ROLE_VIEWER, BODY_NONE, .handler = node_bmc_health),
+	R("POST", "/api/v1/pools/{}/rollout", ROLE_OPERATOR, BODY_JSON_OPT, .handler = rollout_start),
+	R("POST", "/api/v1/pools/{}/rollout/cancel", ROLE_OPERATOR, BODY_NONE, .handler = rollout_cancel),
+	R("GET", "/api/v1/pools/{}/rollout", ROLE_VIEWER, BODY_NONE, .handler = rollout_current),
+	R("GET", "/api/v1/pools/{}/rollouts", ROLE_VIEWER, BODY_NONE, .handler = rollout_history),
+	R("GET", "/api/v1/rollouts/{}", ROLE_VIEWER, BODY_NONE, .handler = rollout_get),
 	R("GET", "/api/v1/tasks/{}", ROLE_VIEWER, BODY_NONE, .model = &model_task, .handler = inventory_get),
 	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
 	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),
@@ -630,6 +636,10 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		log_error("api: cannot start the BMC workers: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = orch_rt_start(a, &a->orch)) < 0) {
+		log_error("api: cannot start the orchestrator: %s", strerror(-r));
+		goto fail;
+	}
 	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
 	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
 		log_error("api: cannot resolve listen address %s", cfg->listen);
@@ -670,7 +680,9 @@ void api_stop(struct api *a)
 		return;
 	/* Suspended requests wait for their BMC jobs: finish those (each is
 	 * bounded by the BMC timeouts) so MHD can close every connection. */
+	orch_rt_stop(a->orch);
 	bmc_pool_free(a->bmc);
+	orch_rt_free(a->orch);
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
 	metrics_free(a->metrics);

@@ -86,6 +86,58 @@ static void mask_of(const struct model *m, bool *mask, const char *const *names)
 
 /* ---- operator side ---- */
 
+int reimage_start(struct api *a, const struct bw_node *node, const struct bw_image *img,
+		  const struct bw_image_version *v, const char *signed_pool, bool wipe, const char *who, int64_t rollout,
+		  struct bw_task *ret, char *err, size_t size)
+{
+	struct bw_task t;
+	struct manifest m;
+	struct store_err se = { .field = "" };
+	const char *why = NULL;
+	int rc;
+
+	if ((rc = load_manifest(a, img->name, v->version, &m, &why)) < 0) {
+		snprintf(err, size, "%s@%s has no usable manifest (%s); publish it again", img->name, v->version, why);
+		return -ENOENT;
+	}
+	if (signed_pool && !m.signature[0]) {
+		snprintf(err, size, "pool %s requires signed images and %s@%s has no signature", signed_pool, img->name,
+			 v->version);
+		return -EPERM;
+	}
+	model_init(&model_task, &t);
+	t.node = node->id;
+	t.image = img->id;
+	snprintf(t.version, sizeof(t.version), "%s", v->version);
+	/* The slot that is not booted; a pending (uncommitted) slot is overwritten. */
+	snprintf(t.slot, sizeof(t.slot), "%s", str_eq(node->active_slot, "a") ? "b" : "a");
+	t.wipe = wipe;
+	t.bytes_total = (int64_t)m.artifact.size;
+	if (store_tx_begin(a->store) < 0) {
+		snprintf(err, size, "store failed");
+		return -EIO;
+	}
+	rc = store_task_create(a->store, &t, &se);
+	if (rc == 0)
+		rc = store_node_set_state(a->store, node->id, "reimaging");
+	if (rc == 0)
+		rc = store_event_add(a->store, node->id, rollout, "reimage", "task %lld: %s@%s to slot %s%s, asked by %s",
+				     (long long)t.id, img->name, v->version, t.slot, wipe ? " (wipe)" : "", who);
+	if (rc < 0)
+		store_tx_rollback(a->store);
+	else
+		rc = store_tx_commit(a->store);
+	if (rc < 0) {
+		snprintf(err, size, "store failed: %s", se.message);
+		return -EIO;
+	}
+	log_msg(LOG_INFO_, &(struct log_ctx){ .node = node->name }, "reimage: task %lld, %s@%s to slot %s%s, by %s",
+		(long long)t.id, img->name, v->version, t.slot, wipe ? " (wipe)" : "", who);
+	if (ret)
+		*ret = t;
+	return 0;
+}
+
 /* POST /api/v1/nodes/<name>/reimage [{image, version, wipe}] */
 int node_reimage(struct request *r)
 {
@@ -96,9 +148,7 @@ int node_reimage(struct request *r)
 	struct bw_image img;
 	struct bw_image_version v;
 	struct bw_task t;
-	struct manifest m;
-	struct store_err se = { .field = "" };
-	const char *image = NULL, *version = NULL, *why = NULL;
+	const char *image = NULL, *version = NULL;
 	bool wipe = false, have_pool = false;
 	int rc;
 
@@ -151,37 +201,20 @@ int node_reimage(struct request *r)
 			return api_reply_error(r, 503, "unavailable", NULL, "store failed");
 	} else if (inventory_load(r, &model_image_version, img.id, version, &v) < 0)
 		return 0;
-	if ((rc = load_manifest(a, img.name, v.version, &m, &why)) < 0)
-		return api_reply_error(r, 409, "no_manifest", "version",
-				       "%s@%s has no usable manifest (%s); publish it again", img.name, v.version, why);
-	if (have_pool && pool.require_signed && !m.signature[0])
-		return api_reply_error(r, 409, "unsigned", "version",
-				       "pool %s requires signed images and %s@%s has no signature", pool.name, img.name,
-				       v.version);
-	model_init(&model_task, &t);
-	t.node = node.id;
-	t.image = img.id;
-	snprintf(t.version, sizeof(t.version), "%s", v.version);
-	/* The slot that is not booted; a pending (uncommitted) slot is overwritten. */
-	snprintf(t.slot, sizeof(t.slot), "%s", str_eq(node.active_slot, "a") ? "b" : "a");
-	t.wipe = wipe;
-	t.bytes_total = (int64_t)m.artifact.size;
-	if (store_tx_begin(a->store) < 0)
-		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
-	rc = store_task_create(a->store, &t, &se);
-	if (rc == 0)
-		rc = store_node_set_state(a->store, node.id, "reimaging");
-	if (rc == 0)
-		rc = store_event_add(a->store, node.id, 0, "reimage", "task %lld: %s@%s to slot %s%s, asked by %s",
-				     (long long)t.id, img.name, v.version, t.slot, wipe ? " (wipe)" : "", r->token.name);
-	if (rc < 0)
-		store_tx_rollback(a->store);
-	else
-		rc = store_tx_commit(a->store);
-	if (rc < 0)
-		return api_reply_error(r, 503, "unavailable", NULL, "store failed: %s", se.message);
-	log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "reimage: task %lld, %s@%s to slot %s%s, by token %s",
-		(long long)t.id, img.name, v.version, t.slot, wipe ? " (wipe)" : "", r->token.name);
+	{
+		char why2[320];
+		const char *code = NULL;
+		rc = reimage_start(a, &node, &img, &v, have_pool && pool.require_signed ? pool.name : NULL, wipe,
+				   r->token.name, 0, &t, why2, sizeof(why2));
+		if (rc == -ENOENT)
+			code = "no_manifest";
+		else if (rc == -EPERM)
+			code = "unsigned";
+		if (code)
+			return api_reply_error(r, 409, code, "version", "%s", why2);
+		if (rc < 0)
+			return api_reply_error(r, 503, "unavailable", NULL, "%s", why2);
+	}
 	return api_reply_json(r, 202, codec_encode(a, &model_task, &t));
 }
 

@@ -27,19 +27,13 @@ struct bmc_call {
 	char what[64]; /* "power on", "set boot device pxe once legacy", ... */
 };
 
-/* The node's BMC as a hw_target; replies and returns -1 when it has none usable. */
-static int node_target(struct request *r, const struct bw_node *n, struct hw_target *t)
+int api_bmc_target(struct api *a, const struct bw_node *n, struct hw_target *t)
 {
-	struct api *a = r->api;
 	size_t len = 0;
 
 	memset(t, 0, sizeof(*t));
-	if (str_eq(n->bmc_driver, "none") || !n->bmc_address[0]) {
-		api_reply_error(r, 409, "no_bmc", "bmc_driver",
-				"node %s has no BMC (set bmc_driver and bmc_address: bootwave node set %s --bmc-driver ...)",
-				n->name, n->name);
-		return -1;
-	}
+	if (str_eq(n->bmc_driver, "none") || !n->bmc_address[0])
+		return -ENODEV;
 	snprintf(t->driver, sizeof(t->driver), "%s", n->bmc_driver);
 	snprintf(t->host, sizeof(t->host), "%s", n->bmc_address);
 	t->port = n->bmc_port > 0 ? (uint16_t)n->bmc_port : 0;
@@ -47,18 +41,30 @@ static int node_target(struct request *r, const struct bw_node *n, struct hw_tar
 	if (n->bmc_password.len &&
 	    (n->bmc_password.len <= SECRET_OVERHEAD || n->bmc_password.len - SECRET_OVERHEAD >= sizeof(t->password) ||
 	     secret_open(a->key, "bootwave:bmc_password", n->bmc_password.data, n->bmc_password.len, t->password,
-			 &len) < 0)) {
-		api_reply_error(r, 500, "secret_unreadable", "bmc_password",
-				"the BMC password of node %s cannot be opened with this appliance's key; set it again",
-				n->name);
-		return -1;
-	}
+			 &len) < 0))
+		return -EACCES;
 	t->password[len] = '\0';
 	t->insecure = n->bmc_insecure_tls;
 	t->http = str_eq(n->bmc_scheme, "http");
 	t->cipher_suite = atoi(n->bmc_cipher_suite);
 	t->timeout_ms = (unsigned)a->cfg->bmc_timeout * 1000;
 	return 0;
+}
+
+/* The node's BMC as a hw_target; replies and returns -1 when it has none usable. */
+static int node_target(struct request *r, const struct bw_node *n, struct hw_target *t)
+{
+	int rc = api_bmc_target(r->api, n, t);
+
+	if (rc == -ENODEV)
+		api_reply_error(r, 409, "no_bmc", "bmc_driver",
+				"node %s has no BMC (set bmc_driver and bmc_address: bootwave node set %s --bmc-driver ...)",
+				n->name, n->name);
+	else if (rc < 0)
+		api_reply_error(r, 500, "secret_unreadable", "bmc_password",
+				"the BMC password of node %s cannot be opened with this appliance's key; set it again",
+				n->name);
+	return rc < 0 ? -1 : 0;
 }
 
 static void on_done(struct bmc_job *j, void *userdata)

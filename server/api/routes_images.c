@@ -18,6 +18,8 @@
  * at the end of the request or at the next start.
  */
 #include "api-internal.h"
+#include "orch.h"
+#include "orch_env.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -347,6 +349,9 @@ int images_upload_end(struct request *r)
 	u->published = true;
 	log_info("image %s: published version %s, %llu bytes, sha256 %s", u->image.name, u->v.version,
 		 (unsigned long long)u->received, got);
+	/* Pools following latest with auto_upgrade roll to it (when it is their latest). */
+	if (orch_published(orch_rt_orch(r->api->orch), u->image.id, u->v.version) > 0)
+		orch_rt_poke(r->api->orch);
 	return api_reply_json(r, 201, codec_encode(r->api, &model_image_version, &u->v));
 }
 
@@ -430,6 +435,8 @@ int images_version_update(struct request *r)
 		return inventory_reply_store_error(r, &model_image_version, v.version, rc, &se);
 	log_info("image %s: version %s updated by token %s (exclude_from_latest=%s)", img.name, v.version,
 		 r->token.name, v.exclude_from_latest ? "true" : "false");
+	if (!v.exclude_from_latest && orch_published(orch_rt_orch(r->api->orch), img.id, v.version) > 0)
+		orch_rt_poke(r->api->orch);
 	return api_reply_json(r, 200, codec_encode(r->api, &model_image_version, &v));
 }
 

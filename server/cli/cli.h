@@ -50,6 +50,7 @@ void out_json(json_t *v);
 int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv);
 int cmd_image(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
+int cmd_rollout(struct cli *c, int argc, char **argv);
 int cmd_whoami(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
 

@@ -784,3 +784,113 @@ int cmd_version(struct cli *c, int argc, char **argv)
 	}
 	return EXIT_OK;
 }
+
+/* ---- rollouts ---- */
+
+static void rollout_line(json_t *r)
+{
+	json_t *p = json_object_get(r, "progress"), *b = json_object_get(r, "rollback");
+	const char *code = json_string_value(json_object_get(r, "error_code"));
+
+	printf("%-6lld %-14s %-10s %-8s by %-8s batches %-3lld ok %lld failed %lld running %lld pending %lld skipped "
+	       "%lld, rolled back %lld (failed %lld)%s%s\n",
+	       (long long)json_integer_value(json_object_get(r, "id")),
+	       json_string_value(json_object_get(r, "status")), json_string_value(json_object_get(r, "image")),
+	       json_string_value(json_object_get(r, "version")), json_string_value(json_object_get(r, "started_by")),
+	       (long long)json_integer_value(json_object_get(r, "batches")),
+	       (long long)json_integer_value(json_object_get(p, "successful")),
+	       (long long)json_integer_value(json_object_get(p, "failed")),
+	       (long long)json_integer_value(json_object_get(p, "in_progress")),
+	       (long long)json_integer_value(json_object_get(p, "pending")),
+	       (long long)json_integer_value(json_object_get(p, "skipped")),
+	       (long long)json_integer_value(json_object_get(b, "rolled_back")),
+	       (long long)json_integer_value(json_object_get(b, "failed")), code && code[0] ? " " : "",
+	       code ? code : "");
+}
+
+int cmd_rollout(struct cli *c, int argc, char **argv)
+{
+	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
+	struct httpc_reply rep;
+	char path[512], query[64] = "";
+	json_t *body = NULL;
+	int r;
+
+	if (str_eq(verb, "help") || str_eq(verb, "--help") || argc < 2) {
+		printf("usage: bootwave rollout start POOL [--version VERSION]   (default: the pool's image version)\n"
+		       "       bootwave rollout cancel POOL    (the current batch finishes, no new one starts)\n"
+		       "       bootwave rollout status POOL    (the running rollout, else the last, with its nodes)\n"
+		       "       bootwave rollout history POOL [--limit N] [--days D]   (default: 5, 60; 0: all)\n");
+		return str_eq(verb, "help") || str_eq(verb, "--help") ? EXIT_OK : EXIT_USAGE;
+	}
+	if (str_eq(verb, "start")) {
+		if (argc == 4 && str_eq(argv[2], "--version"))
+			body = json_pack("{s:s}", "version", argv[3]);
+		else if (argc != 2) {
+			usage_error("usage: bootwave rollout start POOL [--version VERSION]");
+			return EXIT_USAGE;
+		}
+	} else if (str_eq(verb, "history")) {
+		for (int i = 2; i < argc; i++) {
+			size_t n = strlen(query);
+			if ((str_eq(argv[i], "--limit") || str_eq(argv[i], "--days")) && i + 1 < argc &&
+			    strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1]) && argv[i + 1][0] &&
+			    strlen(argv[i + 1]) < 7) {
+				snprintf(query + n, sizeof(query) - n, "%s%s=%s", n ? "&" : "?", argv[i] + 2, argv[i + 1]);
+				i++;
+			} else {
+				usage_error("usage: bootwave rollout history POOL [--limit N] [--days D]: unexpected \"%s\"",
+					    argv[i]);
+				return EXIT_USAGE;
+			}
+		}
+	} else if ((str_eq(verb, "cancel") || str_eq(verb, "status")) && argc != 2) {
+		usage_error("usage: bootwave rollout %s POOL", verb);
+		return EXIT_USAGE;
+	} else if (!str_eq(verb, "cancel") && !str_eq(verb, "status")) {
+		usage_error("unknown verb \"%s\" for rollout (see: bootwave rollout help)", verb);
+		return EXIT_USAGE;
+	}
+	if (escaped_path(path, sizeof(path), "/api/v1/pools/", argv[1],
+			 str_eq(verb, "history") ? "/rollouts" : str_eq(verb, "cancel") ? "/rollout/cancel" : "/rollout",
+			 NULL) < 0) {
+		json_decref(body);
+		return EXIT_FAIL;
+	}
+	strncat(path, query, sizeof(path) - strlen(path) - 1);
+	r = cli_call(c, str_eq(verb, "history") || str_eq(verb, "status") ? "GET" : "POST", path, body, &rep);
+	json_decref(body);
+	if (r != EXIT_OK)
+		return r;
+	if (c->out == OUT_JSON || c->quiet) {
+		if (c->out == OUT_JSON)
+			out_json(rep.json);
+	} else if (json_is_array(rep.json)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(rep.json, i, x) rollout_line(x);
+	} else {
+		json_t *nodes = json_object_get(rep.json, "nodes"), *x;
+		json_t *eta = json_object_get(rep.json, "eta");
+		const char *msg = json_string_value(json_object_get(rep.json, "message"));
+		size_t i;
+		rollout_line(rep.json);
+		if (msg && msg[0])
+			printf("  %s\n", msg);
+		if (json_is_integer(eta)) {
+			time_t t = (time_t)json_integer_value(eta);
+			char buf[32];
+			strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+			printf("  ETA %s\n", buf);
+		}
+		json_array_foreach(nodes, i, x)
+		{
+			const char *why = json_string_value(json_object_get(x, "reason"));
+			printf("  %-24s batch %-3lld %-19s%s%s\n", json_string_value(json_object_get(x, "node")),
+			       (long long)json_integer_value(json_object_get(x, "batch")),
+			       json_string_value(json_object_get(x, "phase")), why && why[0] ? " " : "", why ? why : "");
+		}
+	}
+	httpc_reply_clear(&rep);
+	return EXIT_OK;
+}

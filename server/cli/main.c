@@ -61,6 +61,8 @@ static void usage(FILE *f)
 		"                            power NAME status|on|off|soft-off|cycle|reset,\n"
 		"                            bootdev NAME [pxe|disk [--persistent] [--uefi]],\n"
 		"                            health NAME [--since MARKER]\n"
+		"  rollout                   start POOL [--version V], cancel POOL, status POOL,\n"
+		"                            history POOL [--limit N] [--days D]\n"
 		"  discovered                list, show MAC, delete MAC (machines seen but not enrolled)\n"
 		"  lease                     list, show MAC (DHCP leases)\n"
 		"  whoami                    the token in use and its role\n"
@@ -222,6 +224,8 @@ int main(int argc, char **argv)
 		r = cmd_image(&c, sub_argc, sub_argv);
 	else if (str_eq(noun, "token"))
 		r = cmd_token(&c, sub_argc, sub_argv);
+	else if (str_eq(noun, "rollout"))
+		r = cmd_rollout(&c, sub_argc, sub_argv);
 	else if (str_eq(noun, "whoami"))
 		r = cmd_whoami(&c, sub_argc + 1, sub_argv - 1);
 	else if (str_eq(noun, "version"))

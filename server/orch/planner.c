@@ -98,9 +98,11 @@ enum plan_verdict plan_next(const struct plan_policy *p, const struct plan_node 
 			/* pass 0: the unhealthy ones; pass 1 (after a pass 0): the rest */
 			if ((pass == 0 && x->healthy) || (pass == 1 && p->prioritize_unhealthy && !x->healthy))
 				continue;
-			if (p->max_per_fault_domain && in_fd[fd] >= p->max_per_fault_domain)
+			/* A node in no fault domain (< 0) is under no cap. */
+			if (x->fault_domain >= 0 && p->max_per_fault_domain && in_fd[fd] >= p->max_per_fault_domain)
 				continue;
-			in_fd[fd]++;
+			if (x->fault_domain >= 0)
+				in_fd[fd]++;
 			ret_batch[len++] = i;
 		}
 	}

@@ -44,7 +44,7 @@ struct plan_node {
 	int64_t id;
 	int64_t zone;
 	int update_domain;
-	int fault_domain;
+	int fault_domain; /* < 0: none (no cap applies) */
 	bool done;        /* on the target version (upgraded, or was already) */
 	bool upgraded;    /* upgraded by this rollout (counts for the after-batch check) */
 	bool healthy;

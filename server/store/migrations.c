@@ -194,10 +194,55 @@ static const char schema_v4[] =
 	"ALTER TABLE nodes ADD COLUMN bmc_cipher_suite TEXT NOT NULL DEFAULT '3';"
 	"ALTER TABLE nodes ADD COLUMN bmc_scheme TEXT NOT NULL DEFAULT 'https';";
 
+/*
+ * v5: rollouts (orchestrator state: server/orch/orch.h) and each node's part
+ * in one; nodes count reimages failed in a row and can be quarantined.
+ * At most one rollout per pool rolls forward (partial unique index).
+ */
+static const char schema_v5[] =
+	"CREATE TABLE rollouts ("
+	" id INTEGER PRIMARY KEY,"
+	" pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,"
+	" image_id INTEGER NOT NULL REFERENCES images(id),"
+	" version TEXT NOT NULL,"
+	" status TEXT NOT NULL,"
+	" error_code TEXT NOT NULL DEFAULT '',"
+	" message TEXT NOT NULL DEFAULT '',"
+	" started_by TEXT NOT NULL,"
+	" started_by_name TEXT NOT NULL DEFAULT '',"
+	" cancel_requested INTEGER NOT NULL DEFAULT 0,"
+	" batches INTEGER NOT NULL DEFAULT 0,"
+	" batch_started_at INTEGER NOT NULL DEFAULT 0,"
+	" batch_done_at INTEGER NOT NULL DEFAULT 0,"
+	" batch_seconds INTEGER NOT NULL DEFAULT 0,"
+	" started_at INTEGER NOT NULL,"
+	" completed_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE UNIQUE INDEX rollouts_running ON rollouts(pool_id) WHERE status = 'RollingForward';"
+	"CREATE INDEX rollouts_pool ON rollouts(pool_id, id);"
+
+	"CREATE TABLE rollout_nodes ("
+	" rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,"
+	" node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+	" phase TEXT NOT NULL,"
+	" batch INTEGER NOT NULL DEFAULT 0,"
+	" phase_at INTEGER NOT NULL DEFAULT 0,"
+	" started_at INTEGER NOT NULL DEFAULT 0,"
+	" written_at INTEGER NOT NULL DEFAULT 0,"
+	" finished_at INTEGER NOT NULL DEFAULT 0,"
+	" prev_slot TEXT NOT NULL DEFAULT 'none',"
+	" prev_image_id INTEGER,"
+	" prev_version TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY (rollout_id, node_id)) WITHOUT ROWID;"
+
+	"ALTER TABLE nodes ADD COLUMN reimage_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;";
+
 const char *const store_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 const int store_n_migrations = (int)ARRAY_SIZE(store_migrations);

@@ -181,7 +181,76 @@ int store_agent_token_drop(struct store *s, int64_t node_id, const char *purpose
 
 /* The newest pending or running task of a node; -ENOENT if none. */
 int store_task_open(struct store *s, int64_t node_id, struct bw_task *ret);
+/* The newest task of a node created at or after since; -ENOENT if none. */
+int store_task_latest(struct store *s, int64_t node_id, int64_t since, struct bw_task *ret);
+/* Cancels a node's unfinished tasks, saying why. */
+int store_tasks_cancel(struct store *s, int64_t node_id, const char *reason);
 /* Inserts task t for its node (id set on success), cancelling the node's unfinished tasks. */
 int store_task_create(struct store *s, struct bw_task *t, struct store_err *err);
+
+/* ---- orchestrator (server/orch/orch.h): rollouts and their nodes ---- */
+
+struct bw_rollout {
+	int64_t id, pool, image;
+	char version[VERSION_MAX_LEN + 1];
+	char status[24];       /* RollingForward | Cancelled | Completed | Faulted */
+	char error_code[72];   /* the rule that stopped it, or "" */
+	char message[256];
+	char started_by[16];   /* platform | user */
+	char started_by_name[NAME_MAX_LEN + 1]; /* the token, for a user */
+	bool cancel_requested;
+	int64_t batches;          /* batches started */
+	int64_t batch_started_at; /* of the current or last batch */
+	int64_t batch_done_at;    /* when the last batch finished (0: never) */
+	int64_t batch_seconds;    /* sum of finished batches' durations (ETA) */
+	int64_t started_at, completed_at;
+};
+
+struct bw_rollout_node {
+	int64_t rollout, node;
+	char name[NAME_MAX_LEN + 1]; /* read only: the node's name */
+	char phase[24];
+	int64_t batch, phase_at, started_at, written_at, finished_at;
+	char prev_slot[8];
+	int64_t prev_image;
+	char prev_version[VERSION_MAX_LEN + 1];
+	char reason[256];
+};
+
+/* A pool's node as the orchestrator plans with it. */
+struct bw_member {
+	int64_t id;
+	char name[NAME_MAX_LEN + 1];
+	int64_t zone;          /* 0: none */
+	int64_t update_domain;
+	int64_t fault_domain;  /* the node's, else its rack's; -1: none */
+	bool quarantined, maintenance;
+	int64_t reimage_failures;
+	int64_t installed_image;
+	char installed_version[VERSION_MAX_LEN + 1];
+	char active_slot[8];
+};
+
+/* Inserts r (id set); -EEXIST if the pool already has one rolling forward. */
+int store_rollout_insert(struct store *s, struct bw_rollout *r);
+/* Writes every mutable field of r. */
+int store_rollout_update(struct store *s, const struct bw_rollout *r);
+int store_rollout_get(struct store *s, int64_t id, struct bw_rollout *ret);
+/* The pool's rollout rolling forward; -ENOENT if none. */
+int store_rollout_running(struct store *s, int64_t pool, struct bw_rollout *ret);
+/* Rollouts of a pool (0: all pools), newest first, started at or after since, at most limit (0: all). */
+int store_rollout_list(struct store *s, int64_t pool, int64_t since, int64_t limit,
+		       int (*cb)(const struct bw_rollout *r, void *userdata), void *userdata);
+/* Inserts or replaces a node's row in a rollout. */
+int store_rollout_node_put(struct store *s, const struct bw_rollout_node *n);
+int store_rollout_nodes(struct store *s, int64_t rollout, int (*cb)(const struct bw_rollout_node *n, void *userdata),
+			void *userdata);
+/* The nodes of a pool, in id order. */
+int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_member *m, void *userdata),
+		       void *userdata);
+/* A node's failed-in-a-row count and quarantine flag. */
+int store_node_set_failures(struct store *s, int64_t node, int64_t failures, bool quarantined);
+/* The ids of pools that follow "latest" of image with auto_upgrade on. */
+int store_pools_following(struct store *s, int64_t image, int (*cb)(int64_t pool, void *userdata), void *userdata);
 
 #endif

@@ -155,7 +155,7 @@ static char *dump_db(const char *path)
 		char sql[160];
 		const char *t = (const char *)sqlite3_column_text(tables, 0);
 		fprintf(out, "== %s\n", t);
-		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY id", t);
+		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY 1, 2", t); /* the first columns: id, or the key of a table without one */
 		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
 		while (sqlite3_step(rows) == SQLITE_ROW) {
 			for (int c = 0; c < sqlite3_column_count(rows); c++) {

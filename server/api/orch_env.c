@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The orchestrator in bootwaved: server/orch/orch.h over the real world.
+ *   now       time(NULL)
+ *   observe   the node's row (heartbeat state and age, what it runs, its
+ *             reimage task) and, for a node being upgraded, its BMC's health
+ *             (power, new critical SEL entries since the upgrade began),
+ *             polled in the background within the BMC pool's discipline
+ *   reimage   an agent task (reimage_start), then BMC: boot from the
+ *             network once, power cycle
+ *   rollback  the node's boot target back to its previous slot and
+ *             version (its boot script follows), then BMC as above
+ * A thread steps every rollout every [orch] interval seconds.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "bmc.h"
+#include "orch.h"
+#include "orch_env.h"
+
+/* What the BMC last said of a node being upgraded. */
+struct hstate {
+	int64_t node;
+	int64_t since;       /* the upgrade (or rollback) this is about */
+	uint64_t marker;     /* SEL entries after this are new */
+	bool have_marker;
+	bool power_known, power_on;
+	unsigned critical;   /* new critical SEL entries since `since` */
+	char critical_what[160];
+	time_t polled_at;
+	bool busy;
+	struct bmc_job job;
+};
+
+struct orch_rt {
+	struct api *a;
+	struct orch *orch;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+	struct hstate **h;
+	size_t n, cap;
+};
+
+#define HEALTH_POLL_S 10
+
+static int64_t env_now(void *ctx)
+{
+	(void)ctx;
+	return (int64_t)time(NULL);
+}
+
+/* ---- BMC ---- */
+
+struct act_job {
+	struct api *a;
+	int64_t node, rollout;
+	char name[NAME_MAX_LEN + 1];
+	char what[48];
+	struct bmc_job job;
+};
+
+static void act_done(struct bmc_job *j, void *userdata)
+{
+	struct act_job *x = userdata;
+
+	if (j->rc < 0) {
+		store_event_add(x->a->store, x->node, x->rollout, "bmc", "%s failed at %s: %s", x->what, j->err.step,
+				j->err.msg);
+		log_msg(LOG_WARN_, &(struct log_ctx){ .node = x->name }, "rollout %lld: %s failed at %s: %s",
+			(long long)x->rollout, x->what, j->err.step, j->err.msg);
+	} else
+		store_event_add(x->a->store, x->node, x->rollout, "bmc", "%s", x->what);
+	free(x);
+}
+
+/* Boot from the network once, then power cycle (on when off): two jobs, in order on the node's BMC. */
+static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout, char *err, size_t size)
+{
+	struct hw_target t;
+	struct act_job *x[2];
+	int rc = api_bmc_target(a, n, &t);
+
+	if (rc == -ENODEV) {
+		/* Nothing to power: the node must boot from the network by itself (its boot script says what to do). */
+		store_event_add(a->store, n->id, rollout, "bmc", "no BMC: waiting for the node to boot by itself");
+		return 0;
+	}
+	if (rc < 0) {
+		snprintf(err, size, "the BMC password of node %s cannot be opened with this appliance's key", n->name);
+		return rc;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (!(x[i] = calloc(1, sizeof(*x[i])))) {
+			free(i ? x[0] : NULL);
+			snprintf(err, size, "out of memory");
+			return -ENOMEM;
+		}
+		x[i]->a = a;
+		x[i]->node = n->id;
+		x[i]->rollout = rollout;
+		snprintf(x[i]->name, sizeof(x[i]->name), "%s", n->name);
+		x[i]->job.target = t;
+		x[i]->job.done = act_done;
+		x[i]->job.userdata = x[i];
+	}
+	x[0]->job.op = BMC_SET_BOOT;
+	x[0]->job.boot = (struct hw_boot){ .dev = HW_BOOT_PXE, .persistent = false };
+	snprintf(x[0]->what, sizeof(x[0]->what), "boot device pxe (once)");
+	x[1]->job.op = BMC_POWER;
+	x[1]->job.action = HW_ACT_CYCLE;
+	snprintf(x[1]->what, sizeof(x[1]->what), "power cycle");
+	explicit_bzero(&t, sizeof(t));
+	if ((rc = bmc_submit(a->bmc, &x[0]->job)) < 0) {
+		free(x[0]);
+		free(x[1]);
+		snprintf(err, size, "the BMC job was refused: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = bmc_submit(a->bmc, &x[1]->job)) < 0) {
+		free(x[1]);
+		snprintf(err, size, "the BMC job was refused: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static struct hstate *hstate_of(struct orch_rt *rt, int64_t node)
+{
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->h[i]->node == node)
+			return rt->h[i];
+	if (rt->n == rt->cap) {
+		size_t cap = rt->cap ? 2 * rt->cap : 16;
+		struct hstate **p = realloc(rt->h, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		rt->h = p;
+		rt->cap = cap;
+	}
+	if (!(rt->h[rt->n] = calloc(1, sizeof(struct hstate))))
+		return NULL;
+	rt->h[rt->n]->node = node;
+	return rt->h[rt->n++];
+}
+
+static void health_done(struct bmc_job *j, void *userdata)
+{
+	struct orch_rt *rt = userdata;
+	struct hstate *h = (struct hstate *)((char *)j - offsetof(struct hstate, job));
+
+	pthread_mutex_lock(&rt->lock);
+	h->busy = false;
+	h->polled_at = time(NULL);
+	if (j->rc == 0) {
+		h->power_known = j->health.power != HW_POWER_UNKNOWN;
+		h->power_on = j->health.power == HW_POWER_ON;
+		if (h->have_marker) {
+			h->critical += j->health.sel_critical;
+			if (j->health.sel_critical && j->health.sel_last[0])
+				snprintf(h->critical_what, sizeof(h->critical_what), "%s", j->health.sel_last);
+		}
+		h->marker = j->health.sel_marker;
+		h->have_marker = true;
+	}
+	pthread_mutex_unlock(&rt->lock);
+}
+
+/* The BMC's view of a node being upgraded since `since`; polls in the background. */
+static void bmc_view(struct orch_rt *rt, const struct bw_node *n, int64_t since, struct orch_obs *ob)
+{
+	struct hw_target t;
+	struct hstate *h;
+
+	if (api_bmc_target(rt->a, n, &t) < 0)
+		return;
+	pthread_mutex_lock(&rt->lock);
+	if (!(h = hstate_of(rt, n->id)))
+		goto out;
+	if (h->since != since && !h->busy) {
+		/* A new upgrade: what happened before it does not count. */
+		h->since = since;
+		h->critical = 0;
+		h->critical_what[0] = '\0';
+		h->power_known = false;
+		h->polled_at = 0;
+	}
+	ob->power_known = h->power_known;
+	ob->power_on = h->power_on;
+	ob->critical_sel = h->critical > 0;
+	if (!h->busy && time(NULL) - h->polled_at >= HEALTH_POLL_S) {
+		memset(&h->job, 0, sizeof(h->job));
+		h->job.target = t;
+		h->job.op = BMC_HEALTH;
+		h->job.sel_marker = h->have_marker ? h->marker : 0;
+		h->job.done = health_done;
+		h->job.userdata = rt;
+		h->busy = true;
+		if (bmc_submit(rt->a->bmc, &h->job) < 0)
+			h->busy = false;
+	}
+out:
+	pthread_mutex_unlock(&rt->lock);
+	explicit_bzero(&t, sizeof(t));
+}
+
+/* ---- the env ---- */
+
+static enum orch_hb hb_of(const struct bw_node *n, const struct bw_pool *p, int64_t now)
+{
+	if (!n->last_heartbeat || n->last_heartbeat == INT_NULL || now - n->last_heartbeat > p->heartbeat_timeout)
+		return OHB_UNKNOWN;
+	if (str_eq(n->health, "Healthy"))
+		return OHB_HEALTHY;
+	if (str_eq(n->health, "Initializing"))
+		return OHB_INITIALIZING;
+	if (str_eq(n->health, "Unhealthy"))
+		return OHB_UNHEALTHY;
+	return OHB_UNKNOWN;
+}
+
+static void env_observe(void *ctx, const struct orch_req *q, struct orch_obs *ob)
+{
+	struct orch_rt *rt = ctx;
+	struct api *a = rt->a;
+	struct bw_node n;
+	struct bw_task t;
+	int64_t now = time(NULL);
+	bool pending;
+
+	memset(ob, 0, sizeof(*ob));
+	if (store_get(a->store, &model_node, q->node, &n) < 0)
+		return;
+	ob->hb = hb_of(&n, q->pool, now);
+	ob->hb_at = n.last_heartbeat == INT_NULL ? 0 : n.last_heartbeat;
+	/* Heartbeats come from the slot booted: the pending one until it is committed. */
+	pending = !str_eq(n.pending_slot, "none") && str_eq(n.state, "waiting_health");
+	ob->image = pending ? n.pending_image : n.installed_image;
+	snprintf(ob->version, sizeof(ob->version), "%s", pending ? n.pending_version : n.installed_version);
+	if (q->since > 0) {
+		if (store_task_latest(a->store, q->node, q->since, &t) == 0 && t.image == q->image &&
+		    str_eq(t.version, q->version)) {
+			if (str_eq(t.state, "pending"))
+				ob->task = OT_QUEUED;
+			else if (str_eq(t.state, "running"))
+				ob->task = OT_WRITING;
+			else if (str_eq(t.state, "succeeded"))
+				ob->task = OT_WRITTEN;
+			else {
+				ob->task = OT_FAILED;
+				snprintf(ob->task_reason, sizeof(ob->task_reason), "%s", t.reason);
+			}
+		}
+		bmc_view(rt, &n, q->since, ob);
+	}
+	ob->extensions = OC_NONE;
+	ob->probe = OC_NONE;
+}
+
+static int env_reimage(void *ctx, const struct orch_req *q, char *err, size_t size)
+{
+	struct orch_rt *rt = ctx;
+	struct api *a = rt->a;
+	struct bw_node n;
+	struct bw_image img;
+	struct bw_image_version v;
+	struct bw_task t;
+	char who[48];
+	int rc;
+
+	if (store_get(a->store, &model_node, q->node, &n) < 0 || store_get(a->store, &model_image, q->image, &img) < 0 ||
+	    store_get_by_key(a->store, &model_image_version, q->image, q->version, &v) < 0) {
+		snprintf(err, size, "node, image or version %s is gone", q->version);
+		return -ENOENT;
+	}
+	/* Idempotent: a task for this target opened since the upgrade began is reused. */
+	if (!(store_task_open(a->store, n.id, &t) == 0 && t.image == q->image && str_eq(t.version, q->version) &&
+	      t.created_at >= q->since)) {
+		snprintf(who, sizeof(who), "rollout %lld", (long long)q->rollout);
+		if ((rc = reimage_start(a, &n, &img, &v, q->pool->require_signed ? q->pool->name : NULL, false, who,
+					q->rollout, NULL, err, size)) < 0)
+			return rc;
+	}
+	return pxe_and_cycle(a, &n, q->rollout, err, size);
+}
+
+static int env_rollback(void *ctx, const struct orch_req *q, char *err, size_t size)
+{
+	struct orch_rt *rt = ctx;
+	struct api *a = rt->a;
+	struct bw_node n;
+	bool mask[64] = { false };
+	int rc;
+
+	if (store_get(a->store, &model_node, q->node, &n) < 0) {
+		snprintf(err, size, "the node is gone");
+		return -ENOENT;
+	}
+	/* The boot script follows the node's row: point it at the previous slot. */
+	snprintf(n.active_slot, sizeof(n.active_slot), "%s", q->slot);
+	n.installed_image = q->image;
+	snprintf(n.installed_version, sizeof(n.installed_version), "%s", q->version);
+	snprintf(n.pending_slot, sizeof(n.pending_slot), "none");
+	n.pending_image = 0;
+	n.pending_version[0] = '\0';
+	snprintf(n.health, sizeof(n.health), "Unknown");
+	for (size_t i = 0; i < model_node.n_fields; i++) {
+		const char *f = model_node.fields[i].name;
+		mask[i] = str_eq(f, "active_slot") || str_eq(f, "installed_image") || str_eq(f, "installed_version") ||
+			  str_eq(f, "pending_slot") || str_eq(f, "pending_image") || str_eq(f, "pending_version") ||
+			  str_eq(f, "health");
+	}
+	if ((rc = store_tx_begin(a->store)) < 0) {
+		snprintf(err, size, "store failed");
+		return rc;
+	}
+	rc = store_update(a->store, &model_node, &n, mask, NULL);
+	if (rc == 0)
+		rc = store_tasks_cancel(a->store, n.id, "rolled back");
+	if (rc == 0)
+		rc = store_node_set_state(a->store, n.id, "active");
+	if (rc == 0)
+		rc = store_event_add(a->store, n.id, q->rollout, "rollback", "boot target back to slot %s (version %s)",
+				     q->slot, q->version);
+	if (rc < 0)
+		store_tx_rollback(a->store);
+	else
+		rc = store_tx_commit(a->store);
+	if (rc < 0) {
+		snprintf(err, size, "store failed");
+		return rc;
+	}
+	return pxe_and_cycle(a, &n, q->rollout, err, size);
+}
+
+/* ---- the thread ---- */
+
+static void *run(void *arg)
+{
+	struct orch_rt *rt = arg;
+	const struct config *cfg = rt->a->cfg;
+
+	pthread_mutex_lock(&rt->lock);
+	while (!rt->stop) {
+		struct timespec ts;
+		pthread_mutex_unlock(&rt->lock);
+		orch_step(rt->orch);
+		pthread_mutex_lock(&rt->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += cfg->orch_interval > 0 ? cfg->orch_interval : 1;
+		if (!rt->stop)
+			pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return NULL;
+}
+
+int orch_rt_start(struct api *a, struct orch_rt **ret)
+{
+	struct orch_rt *rt = calloc(1, sizeof(*rt));
+	struct orch_env env = { .now = env_now, .observe = env_observe, .reimage = env_reimage, .rollback = env_rollback };
+	struct orch_config oc = { .reimage_timeout = a->cfg->orch_reimage_timeout,
+				  .quarantine_after = a->cfg->orch_quarantine_after };
+	int r;
+
+	if (!rt)
+		return -ENOMEM;
+	rt->a = a;
+	env.ctx = rt;
+	pthread_mutex_init(&rt->lock, NULL);
+	pthread_cond_init(&rt->wake, NULL);
+	if ((r = orch_new(a->store, &env, &oc, &rt->orch)) < 0) {
+		free(rt);
+		return r;
+	}
+	if ((r = pthread_create(&rt->thread, NULL, run, rt)) != 0) {
+		orch_free(rt->orch);
+		free(rt);
+		return -r;
+	}
+	rt->started = true;
+	*ret = rt;
+	return 0;
+}
+
+struct orch *orch_rt_orch(struct orch_rt *rt) { return rt ? rt->orch : NULL; }
+
+void orch_rt_poke(struct orch_rt *rt)
+{
+	if (!rt)
+		return;
+	pthread_mutex_lock(&rt->lock);
+	pthread_cond_signal(&rt->wake);
+	pthread_mutex_unlock(&rt->lock);
+}
+
+void orch_rt_stop(struct orch_rt *rt)
+{
+	if (!rt)
+		return;
+	pthread_mutex_lock(&rt->lock);
+	rt->stop = true;
+	pthread_cond_signal(&rt->wake);
+	pthread_mutex_unlock(&rt->lock);
+	if (rt->started)
+		pthread_join(rt->thread, NULL);
+	/* The BMC pool (stopped after this) still owns health jobs in flight: it runs them to their end first. */
+	orch_free(rt->orch);
+}
+
+void orch_rt_free(struct orch_rt *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = 0; i < rt->n; i++)
+		free(rt->h[i]);
+	free(rt->h);
+	pthread_mutex_destroy(&rt->lock);
+	pthread_cond_destroy(&rt->wake);
+	free(rt);
+}
