@@ -851,12 +851,13 @@ int cmd_rollout(struct cli *c, int argc, char **argv)
 		usage_error("unknown verb \"%s\" for rollout (see: bootwave rollout help)", verb);
 		return EXIT_USAGE;
 	}
-	if (escaped_path(path, sizeof(path), "/api/v1/pools/", argv[1],
-			 str_eq(verb, "history") ? "/rollouts" : str_eq(verb, "cancel") ? "/rollout/cancel" : "/rollout",
-			 NULL) < 0) {
+	if (escaped_path(path, sizeof(path), "/api/v1/pools/", argv[1], "", NULL) < 0) {
 		json_decref(body);
 		return EXIT_FAIL;
 	}
+	strncat(path,
+		str_eq(verb, "history") ? "/rollouts" : str_eq(verb, "cancel") ? "/rollout/cancel" : "/rollout",
+		sizeof(path) - strlen(path) - 1);
 	strncat(path, query, sizeof(path) - strlen(path) - 1);
 	r = cli_call(c, str_eq(verb, "history") || str_eq(verb, "status") ? "GET" : "POST", path, body, &rep);
 	json_decref(body);

@@ -540,7 +540,12 @@ static int plan(struct orch *o, struct ro *ro, bool first, size_t **ret_batch, s
 			.fault_domain = (int)n->m.fault_domain,
 			.done = n->phase != PH_PENDING || (n->x.rollout == 0 && on_target(ro, n)),
 			.upgraded = phase_upgraded(n->phase),
-			.healthy = healthy_now(&ob),
+			/* A node whose upgrade failed counts as unhealthy, rolled back or not (as a
+			 * cloud scale set counts failed instances against its upgraded percentage). */
+			.healthy = (healthy_now(&ob) && (n->phase == PH_SUCCEEDED || !phase_upgraded(n->phase))) ||
+				   /* Never provisioned: it serves nothing, so its first imaging takes nothing
+				    * down; it does not count against max_unhealthy_percent. */
+				   (n->phase == PH_PENDING && !n->m.installed_image),
 			.quarantined = n->m.quarantined || n->m.maintenance,
 		};
 		map[k++] = i;

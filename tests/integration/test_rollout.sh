@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Rollouts through bootwaved's orchestrator, with real agents: four
+# machines whose disks are files (as in test_agent), in one pool over two
+# update domains. The machines do what a netbooting server does: ask
+# bootwaved for their boot script, run the reimage agent when it says so,
+# and once booted send heartbeats with the heartbeat agent (its probe
+# fails on version v4, the broken one). They have no BMC, so bootwaved waits for
+# them to boot by themselves. Asserted through the CLI and the API only:
+# first provisioning by a manual rollout, one node per batch and update
+# domains in order; an automatic rollout when a new latest is published to
+# a pool with auto_upgrade; a broken version rolled back on its first node,
+# and the rollout Faulted by the upgraded-unhealthy rule; cancel; history;
+# the bad inputs; and the data of every node untouched throughout.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "test_rollout needs root (as test_agent)" >&2; exit 1; }
+
+BUILD_DIR=$(cd "$BW_BIN/../.." && pwd)
+AGENT=$BW_BIN/bootwave-agent
+cat >>"$CONF" <<EOF
+[boot]
+firmware_dir = $BUILD_DIR/firmware
+[agent]
+slot_size = 24M
+[orch]
+interval = 1
+EOF
+start_daemon
+
+NODES="n1 n2 n3 n4"
+mac_of() { printf '52:54:00:cd:00:%02x' "${1#n}"; }
+for n in $NODES; do
+	mkdir -p "$T/$n/dev"
+	truncate -s 96M "$T/$n/dev/vda" # blank: first provisioning makes the layout
+	mkdir -p "$T/$n/files"
+	head -c 1000000 /dev/urandom >"$T/$n/files/db.bin"
+	ext4_image "$T/$n/files" "$T/$n/dev/vdb" 8M
+	sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1 >"$T/$n/data.sum"
+done
+
+for v in v1 v2 v3 v4; do
+	os_tree "$T/$v" "$v"
+	head -c 300000 /dev/urandom >"$T/$v/blob"
+	tar -C "$T/$v" -czf "$T/$v.tar.gz" .
+done
+bw -q image create os
+bw_rc 0 image publish os v1 "$T/v1.tar.gz"
+bw_rc 0 pool create p1 --image os --image-version latest --auto-upgrade false --health-timeout 15 \
+	--heartbeat-timeout 600 --max-unhealthy-upgraded-percent 20
+ud=0
+for n in $NODES; do
+	bw_rc 0 node create "$n" --mac "$(mac_of "$n")" --os-disk /dev/vda --data-disks /dev/vdb --pool p1 \
+		--update-domain $((ud++ / 2))
+done
+
+# machines: one round of every machine. The boot script says what it runs
+# now: the agent (reimage) or the installed OS (heartbeats).
+machines() {
+	local n mac script cmdline probe
+	for n in $NODES; do
+		mac=$(mac_of "$n")
+		script=$(curl -sS "$URL/boot/${mac//:/-}.ipxe")
+		cmdline=$(grep -o 'bootwave\.[a-z]*=[^ ]*' <<<"$script" | tr '\n' ' ' || true)
+		echo "$cmdline" >"$T/$n/cmdline"
+		if grep -q 'bootwave\.token=' <<<"$script"; then
+			"$AGENT" --cmdline "$T/$n/cmdline" --devroot "$T/$n" --no-reboot --retry 3 reimage \
+				>>"$T/$n/agent.log" 2>&1 || true
+		elif grep -q 'bootwave\.hbtoken=' <<<"$script"; then
+			probe=true
+			grep -q "/v4/kernel" <<<"$script" && probe=false
+			"$AGENT" --cmdline "$T/$n/cmdline" --probe "$probe" --grace 0 --once heartbeat \
+				>>"$T/$n/hb.log" 2>&1 || true
+		fi
+	done
+}
+status() { bw -o json rollout status p1 | jq -r "$1"; }
+# run_machines_until JQ-CONDITION SECONDS: the machines run until the rollout status matches.
+run_machines_until() {
+	local end=$((SECONDS + $2))
+	while [ $SECONDS -lt $end ]; do
+		machines
+		[ "$(status "$1")" = true ] && return 0
+		sleep 0.3
+	done
+	fail "rollout: not $1 within $2 s: $(bw rollout status p1)"
+}
+# batches_ok: one node per batch (4 nodes: <= 5), update domain 0 before 1.
+batches_ok() {
+	local js
+	js=$(bw -o json rollout status p1)
+	check_eq "$1: one node per batch" "1" "$(jq '[.nodes[] | select(.batch > 0) | .batch] | group_by(.) | map(length) | max // 1' <<<"$js")"
+	check_eq "$1: update domain 0 before 1" "n1 n2 n3 n4" "$(jq -r '[.nodes[] | select(.batch > 0)] | sort_by(.batch) | map(.node) | join(" ")' <<<"$js")"
+}
+data_ok() {
+	for n in $NODES; do
+		check_eq "$1: $n data disk unchanged" "$(cat "$T/$n/data.sum")" "$(sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1)"
+	done
+}
+
+# ---- bad input ----
+bw_rc 5 rollout cancel p1
+check_contains "cancel with nothing running" "no rollout rolling forward" "$ERR"
+bw_rc 3 rollout status p1
+bw_rc 3 rollout start p1 --version v9
+check_contains "unknown version" "no version 'v9'" "$ERR"
+bw_rc 3 rollout start nosuchpool
+bw_rc 2 rollout start
+bw_rc 2 rollout history p1 --limit x
+
+# ---- first provisioning: a manual rollout of v1 ----
+bw_rc 0 -o json rollout start p1
+check_eq "started by the user" "user admin" "$(jq -r '"\(.started_by) \(.started_by_name)"' <<<"$OUT")"
+bw_rc 5 rollout start p1
+check_contains "a second start is refused" "already has a rollout rolling forward" "$ERR"
+run_machines_until '.status != "RollingForward"' 240
+check_eq "v1: completed" "Completed 4 4" "$(status '"\(.status) \(.progress.successful) \(.batches)"')"
+batches_ok "v1"
+for n in $NODES; do
+	check_eq "v1: $n runs v1 from slot a" "v1 a" "$(bw -o json node show $n | jq -r '"\(.installed_version) \(.active_slot)"')"
+done
+data_ok "v1"
+bw_rc 0 -o json rollout start p1
+check_eq "a rollout with every node on the target skips them all" "4" "$(jq -r .progress.skipped <<<"$OUT")"
+run_machines_until '.status == "Completed"' 30
+
+# ---- automatic: publishing a new latest to a pool with auto_upgrade ----
+bw_rc 0 pool set p1 --auto-upgrade true
+bw_rc 0 image publish os v2 "$T/v2.tar.gz"
+check_eq "v2: started by the platform" "platform v2 RollingForward" "$(status '"\(.started_by) \(.version) \(.status)"')"
+run_machines_until '.status != "RollingForward"' 240
+check_eq "v2: completed" "Completed 4" "$(status '"\(.status) \(.progress.successful)"')"
+batches_ok "v2"
+for n in $NODES; do
+	check_eq "v2: $n runs v2 from slot b" "v2 b" "$(bw -o json node show $n | jq -r '"\(.installed_version) \(.active_slot)"')"
+done
+data_ok "v2"
+# A version excluded from latest starts nothing.
+bw_rc 0 image publish os v3 "$T/v3.tar.gz" --exclude-from-latest
+sleep 2
+check_eq "an excluded version starts no rollout" "v2 Completed" "$(status '"\(.version) \(.status)"')"
+
+# ---- a broken version (v4: its probe fails): rolled back, and the rollout stops ----
+bw_rc 0 image publish os v4 "$T/v4.tar.gz"
+run_machines_until '.status != "RollingForward"' 240
+js=$(bw -o json rollout status p1)
+check_eq "broken: Faulted by the upgraded-unhealthy rule" \
+	"Faulted MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade" "$(jq -r '"\(.status) \(.error_code)"' <<<"$js")"
+check_eq "broken: one node rolled back, three never touched" "1 0 3" \
+	"$(jq -r '"\(.rollback.rolled_back) \(.rollback.failed) \(.progress.pending)"' <<<"$js")"
+check_contains "broken: the reason names the health gate" "not healthy within health_timeout (15 s): heartbeat Unhealthy" \
+	"$(jq -r '.nodes[] | select(.node == "n1") | .reason' <<<"$js")"
+for n in $NODES; do
+	check_eq "broken: $n runs v2 from slot b" "v2 b" "$(bw -o json node show $n | jq -r '"\(.installed_version) \(.active_slot)"')"
+done
+machines
+check_eq "broken: n1 is Healthy again on v2" "Healthy" "$(bw -o json node show n1 | jq -r .health)"
+data_ok "broken"
+
+# ---- cancel: the batch in flight finishes, no new one starts ----
+bw_rc 0 rollout start p1 --version v3
+bw_rc 0 -o json rollout cancel p1
+check_eq "cancel asked" "true" "$(jq -r .cancel_requested <<<"$OUT")"
+run_machines_until '.status != "RollingForward"' 120
+check_eq "cancelled after its first batch" "Cancelled 1 1 3" \
+	"$(status '"\(.status) \(.batches) \(.progress.successful) \(.progress.pending)"')"
+check_eq "cancel: n1 on v3, n2 still on v2" "v3 v2" \
+	"$(echo "$(bw -o json node show n1 | jq -r .installed_version) $(bw -o json node show n2 | jq -r .installed_version)")"
+
+# ---- history ----
+# A sixth rollout: v3 goes on (n1 is on it: skipped), cancelled again after one batch.
+bw_rc 0 rollout start p1 --version v3
+bw_rc 0 rollout cancel p1
+run_machines_until '.status != "RollingForward"' 120
+check_eq "the sixth: n1 skipped, one batch" "Cancelled 1 1" "$(status '"\(.status) \(.progress.skipped) \(.batches)"')"
+bw_rc 0 -o json rollout history p1
+check_eq "history: the last 5 by default, newest first" "5 Cancelled" "$(jq -r '"\(length) \(.[0].status)"' <<<"$OUT")"
+bw_rc 0 -o json rollout history p1 --limit 0
+check_eq "history: all on request" "6" "$(jq length <<<"$OUT")"
+api GET "/api/v1/pools/p1/rollouts?limit=2"
+check_eq "history in the API" "200 2" "$STATUS $(jq length <<<"$BODY")"
+id=$(jq -r '.[0].id' <<<"$BODY")
+api GET "/api/v1/rollouts/$id"
+check_eq "one rollout with its nodes" "200 4" "$STATUS $(jq '.nodes | length' <<<"$BODY")"
+api_expect 400 invalid_query GET "/api/v1/pools/p1/rollouts?limit=-1"
+api_expect 404 not_found GET "/api/v1/rollouts/999"
+bw_rc 6 pool set p1 --max-batch-percent 0
+check_contains "a policy out of range is refused" "max_batch_percent" "$ERR"
+bw_rc 0 -o json node events n1
+check_contains "the node's history names the rollout's phases" "rolling-back" "$OUT"
+finish
