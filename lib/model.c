@@ -107,6 +107,9 @@ static const struct field node_fields[] = {
 	F(struct bw_node, health, FT_ENUM, F_RO | F_LIST, .values = healths, .def_str = "Unknown",
 	  .help = "last health state its heartbeat reported"),
 	F(struct bw_node, last_heartbeat, FT_TIME, F_RO, .help = "time of its last heartbeat"),
+	F(struct bw_node, quarantined, FT_BOOL, 0, .def = false,
+	  .help = "out of rollouts after [orch] quarantine_after failed reimages in a row; false clears it"),
+	F(struct bw_node, reimage_failures, FT_INT, F_RO, .def = 0, .help = "reimages failed in a row"),
 	TIMES(struct bw_node),
 };
 

@@ -146,6 +146,8 @@ struct bw_node {
 	char pending_version[VERSION_MAX_LEN + 1];
 	char health[16];       /* Unknown | Initializing | Healthy | Unhealthy (heartbeat) */
 	int64_t last_heartbeat;
+	bool quarantined;         /* set by the orchestrator; an operator clears it */
+	int64_t reimage_failures; /* in a row */
 	int64_t created_at, updated_at;
 };
 
