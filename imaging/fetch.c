@@ -12,8 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto.h"
+
+/* A transfer cut by the server going away (a restart) resumes with a Range
+ * request, as long as bytes came within the last stall_timeout seconds. */
+#define RESUME_FIRST_MS 250
+#define RESUME_MAX_MS 2000
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct fetch {
 	CURLM *multi;
@@ -24,6 +37,9 @@ struct fetch {
 	bool paused, done, too_much, has_sha;
 	CURLcode result;
 	uint64_t size, received, read;
+	uint64_t last_ms;   /* when the last byte came (or the transfer started) */
+	unsigned stall;     /* seconds */
+	unsigned resumes;
 	struct sha256_ctx *sha;
 	char sha_hex[65];
 	char why[CURL_ERROR_SIZE + 64];
@@ -37,8 +53,9 @@ static size_t on_data(char *data, size_t sz, size_t n, void *userdata)
 	long status = 0;
 
 	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
+	if (status != 200 && !(status == 206 && f->resumes))
 		return len; /* an error body: dropped, the status says it all */
+	f->last_ms = mono_ms();
 	if (f->received + len > f->size) {
 		f->too_much = true;
 		return 0; /* aborts the transfer */
@@ -67,6 +84,8 @@ int fetch_open(const char *url, const char *token, uint64_t size, unsigned stall
 	if (!f)
 		return -ENOMEM;
 	f->size = size;
+	f->stall = stall_timeout;
+	f->last_ms = mono_ms();
 	f->buf = malloc(FETCH_BUF);
 	f->sha = sha256_new();
 	f->multi = curl_multi_init();
@@ -127,6 +146,51 @@ static int pump(struct fetch *f)
 	return 0;
 }
 
+/* Whether a transfer that ended this way may be resumed: the server went away or cut it short. */
+static bool resumable(struct fetch *f)
+{
+	long status = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (f->too_much || f->received >= f->size)
+		return false;
+	switch (f->result) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return true;
+	case CURLE_OK:
+		/* a server busy starting up; a whole answer shorter than announced is a truncated artifact */
+		return status == 502 || status == 503 || status == 504;
+	default:
+		return false;
+	}
+}
+
+/* Waits a little and starts again from the first byte not received; -1 when the stall budget is spent. */
+static int resume(struct fetch *f)
+{
+	uint64_t wait = RESUME_FIRST_MS << (f->resumes < 3 ? f->resumes : 3), now = mono_ms();
+	struct timespec ts;
+
+	if (wait > RESUME_MAX_MS)
+		wait = RESUME_MAX_MS;
+	if (now + wait >= f->last_ms + (uint64_t)f->stall * 1000)
+		return -1;
+	ts = (struct timespec){ .tv_sec = (time_t)(wait / 1000), .tv_nsec = (long)(wait % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+	curl_multi_remove_handle(f->multi, f->easy);
+	curl_easy_setopt(f->easy, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)f->received);
+	f->errbuf[0] = '\0';
+	f->done = false;
+	f->paused = false;
+	f->result = CURLE_OK;
+	f->resumes++;
+	return curl_multi_add_handle(f->multi, f->easy) == CURLM_OK ? 0 : -1;
+}
+
 ssize_t fetch_read(struct fetch *f, void *buf, size_t len, const char **ret_why)
 {
 	const char *dummy;
@@ -137,6 +201,9 @@ ssize_t fetch_read(struct fetch *f, void *buf, size_t len, const char **ret_why)
 		ret_why = &dummy;
 	if (pump(f) < 0)
 		return *ret_why = "curl failed", -EIO;
+	while (f->fill == 0 && f->done && resumable(f) && resume(f) == 0)
+		if (pump(f) < 0)
+			return *ret_why = "curl failed", -EIO;
 	if (f->fill == 0) {
 		curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (f->too_much) {
@@ -155,7 +222,7 @@ ssize_t fetch_read(struct fetch *f, void *buf, size_t len, const char **ret_why)
 				 f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
 			return *ret_why = f->why, -EIO;
 		}
-		if (status != 200) {
+		if (status != 200 && !(status == 206 && f->resumes)) {
 			snprintf(f->why, sizeof(f->why), "the server answered HTTP %ld to the download", status);
 			return *ret_why = f->why, -EPROTO;
 		}

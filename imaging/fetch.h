@@ -8,7 +8,11 @@
  *
  * Ends with an error (and a reason) when the server answers other than 200,
  * sends more than the announced size, stops before it (truncated), or sends
- * nothing for stall_timeout seconds (stalled).
+ * nothing for stall_timeout seconds (stalled). A transfer cut by the server
+ * going away (connection refused or reset, cut short, 502-504: a restart of
+ * bootwaved) is resumed from the first missing byte with a Range request,
+ * with backoff, for as long as the last byte came less than stall_timeout
+ * seconds ago.
  */
 #ifndef BW_FETCH_H
 #define BW_FETCH_H

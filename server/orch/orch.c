@@ -417,15 +417,26 @@ static int advance(struct orch *o, struct ro *ro, size_t i, int64_t now)
 		}
 		if (ob.task == OT_WRITING && n->phase == PH_POWERING)
 			return to_phase(o, ro, n, PH_IMAGING, now, NULL);
-		/* Not started by this process (a fresh step, or a restart): start it. */
-		if (!n->acted && ob.task == OT_NONE && n->phase == PH_POWERING)
+		/* Not started by this process (a fresh step, or a restart that may have come
+		 * between the task and the power cycle): start it; the action is idempotent. */
+		if (!n->acted && (ob.task == OT_NONE || ob.task == OT_QUEUED) && n->phase == PH_POWERING)
 			queue(o, ro, i, false);
 		return 0;
 	case PH_BOOTING:
 	case PH_WAITING_HEALTH:
 	case PH_RUNNING_EXTENSIONS:
-		if (healthy_on(&ob, ro->r.image, ro->r.version, n->x.written_at))
+		if (healthy_on(&ob, ro->r.image, ro->r.version, n->x.written_at)) {
+			/* A reimage that worked ends the row of failed ones: quarantine_after counts
+			 * failures "in a row", so the count starts again. Found by
+			 * tests/unit/test_orch_sim.c (test_quarantine). */
+			if (n->m.reimage_failures > 0) {
+				int r;
+				n->m.reimage_failures = 0;
+				if ((r = store_node_set_failures(o->s, n->m.id, 0, n->m.quarantined)) < 0)
+					return r;
+			}
 			return to_phase(o, ro, n, PH_SUCCEEDED, now, NULL);
+		}
 		if (ob.image == ro->r.image && str_eq(ob.version, ro->r.version) && ob.hb_at >= n->x.written_at &&
 		    ob.extensions == OC_FAILED) {
 			return fail_node(o, ro, i, now, "an extension failed");
@@ -567,7 +578,10 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 	size_t *batch = NULL, len = 0;
 	int r;
 
-	bool just_done = ro->r.batches > 0 && ro->r.batch_done_at < ro->r.batch_started_at;
+	/* <=, not <: with pause_between_batches 0 the next batch starts in the second the last one
+	 * finished (batch_done_at == batch_started_at), and its own end must still be recorded
+	 * (batch_done_at for the pause, batch_seconds for the ETA). Found by tests/unit/test_orch_sim.c. */
+	bool just_done = ro->r.batches > 0 && ro->r.batch_done_at <= ro->r.batch_started_at;
 
 	if (!just_done && !ro->r.cancel_requested && ro->r.batches > 0 &&
 	    now < ro->r.batch_done_at + ro->pool.pause_between_batches)
@@ -1024,7 +1038,8 @@ json_t *orch_rollout_json(struct orch *o, const struct bw_rollout *r, bool with_
 		return NULL;
 	/* ETA: the mean duration of finished batches times the batches left at the current size. */
 	if (str_eq(r->status, "RollingForward")) {
-		int64_t done_batches = r->batches - (r->batch_done_at < r->batch_started_at);
+		/* <= as in boundary(): a batch started in the second the last one finished is not done. */
+		int64_t done_batches = r->batches - (r->batch_done_at <= r->batch_started_at);
 		json_t *eta = json_null();
 		if (done_batches > 0) {
 			int64_t per = r->batch_seconds / done_batches;

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Crash safety of rollouts: bootwaved is killed with SIGKILL at 50 random
+# points while rollouts run, and restarted each time on the same address.
+# Twelve machines (file-backed disks, the real agents, as in test_rollout)
+# over two zones, three update domains and six fault domains keep booting
+# in the background throughout: they ask for their boot script, run the
+# reimage agent or send heartbeats, and simply retry while bootwaved is down.
+# At the end, through the API: every rollout finished, every node is
+# accounted for and runs what its phase says, and every rule held in every
+# batch (size, one update domain, one zone, one node per fault domain, one
+# batch at a time); the data disks are untouched.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] || { echo "test_rollout_crash needs root (as test_agent)" >&2; exit 1; }
+
+KILLS=${KILLS:-50}
+BUILD_DIR=$(cd "$BW_BIN/../.." && pwd)
+AGENT=$BW_BIN/bootwave-agent
+cat >>"$CONF" <<EOF
+[boot]
+firmware_dir = $BUILD_DIR/firmware
+[agent]
+slot_size = 16M
+[orch]
+interval = 1
+EOF
+start_daemon
+# The same address after every restart: the machines keep asking it.
+sed -i "s/^listen = .*/listen = $(cat "$T/port")/" "$CONF"
+
+N=12
+NODES=$(seq -f 'n%g' 1 $N | tr '\n' ' ')
+mac_of() { printf '52:54:00:ce:00:%02x' "${1#n}"; }
+for n in $NODES; do
+	mkdir -p "$T/$n/dev" "$T/$n/files"
+	truncate -s 64M "$T/$n/dev/vda"
+	head -c 200000 /dev/urandom >"$T/$n/files/db.bin"
+	ext4_image "$T/$n/files" "$T/$n/dev/vdb" 4M
+	sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1 >"$T/$n/data.sum"
+done
+for v in v1 v2 v3 v4 v5 v6 v7 v8; do
+	os_tree "$T/$v" "$v"
+	tar -C "$T/$v" -czf "$T/$v.tar.gz" .
+done
+bw -q image create os
+bw_rc 0 image publish os v1 "$T/v1.tar.gz"
+bw -q site create s1
+bw -q zone create z1 --site s1
+bw -q zone create z2 --site s1
+bw_rc 0 pool create p1 --image os --image-version latest --auto-upgrade true --max-batch-percent 25 \
+	--max-per-fault-domain 1 --health-timeout 120 --heartbeat-timeout 600
+i=0
+for n in $NODES; do
+	# zones z1 (n1-n6) and z2 (n7-n12); update domains 0-2 in each; fault domains by pairs
+	bw_rc 0 node create "$n" --mac "$(mac_of "$n")" --os-disk /dev/vda --data-disks /dev/vdb --pool p1 \
+		--zone "z$((i / 6 + 1))" --update-domain $((i % 3)) --fault-domain $((i / 2))
+	i=$((i + 1))
+done
+
+# The machines, in the background until $T/stop exists.
+machines() {
+	local n mac script cmdline
+	while [ ! -e "$T/stop" ]; do
+		for n in $NODES; do
+			mac=$(mac_of "$n")
+			script=$(curl -sS --max-time 5 "$URL/boot/${mac//:/-}.ipxe" 2>/dev/null || true)
+			cmdline=$(grep -o 'bootwave\.[a-z]*=[^ ]*' <<<"$script" | tr '\n' ' ' || true)
+			echo "$cmdline" >"$T/$n/cmdline"
+			if grep -q 'bootwave\.token=' <<<"$script"; then
+				"$AGENT" --cmdline "$T/$n/cmdline" --devroot "$T/$n" --no-reboot --retry 5 reimage \
+					>>"$T/$n/agent.log" 2>&1 || true
+			elif grep -q 'bootwave\.hbtoken=' <<<"$script"; then
+				"$AGENT" --cmdline "$T/$n/cmdline" --probe true --grace 0 --once heartbeat \
+					>>"$T/$n/hb.log" 2>&1 || true
+			fi
+		done
+		sleep 0.2
+	done
+}
+machines &
+MPID=$!
+trap 'touch "$T/stop"; kill $MPID 2>/dev/null || true; wait $MPID 2>/dev/null || true; cleanup' EXIT
+
+running() { [ "$(bw -o json rollout status p1 2>/dev/null | jq -r .status)" = RollingForward ]; }
+bw_rc 0 rollout start p1
+next=2
+kills=0
+start=$SECONDS
+while [ $kills -lt "$KILLS" ] || running; do
+	[ $((SECONDS - start)) -lt 900 ] || { fail "rollouts did not finish within 900 s"; break; }
+	if [ $kills -lt "$KILLS" ]; then
+		# A random point: 0.1 to 2.5 s into whatever bootwaved is doing.
+		sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.1 + 2.4 * r / 32768 }')"
+		crash_daemon
+		kills=$((kills + 1))
+		start_daemon
+	else
+		sleep 1
+	fi
+	# When one finished, the next version: published, so the pool's rollout starts by itself.
+	if ! running && [ $next -le 8 ] && [ $kills -lt "$KILLS" ]; then
+		bw -q image publish os "v$next" "$T/v$next.tar.gz" || true
+		next=$((next + 1))
+	fi
+done
+touch "$T/stop"
+wait $MPID 2>/dev/null || true
+last=v$((next - 1))
+echo "   $kills kills of bootwaved during $((next - 1)) rollouts in $((SECONDS - start)) s"
+check_eq "every kill done" "$KILLS" "$kills"
+
+# ---- the verdict, through the API ----
+bw_rc 0 -o json rollout history p1 --limit 0 --days 0
+HIST=$OUT
+check_eq "every rollout finished" "" "$(jq -r '.[] | select(.status == "RollingForward") | .id' <<<"$HIST")"
+check_eq "none faulted" "" "$(jq -r '.[] | select(.status == "Faulted") | "\(.id) \(.error_code)"' <<<"$HIST")"
+for id in $(jq -r '.[].id' <<<"$HIST"); do
+	api GET "/api/v1/rollouts/$id"
+	R=$BODY
+	ver=$(jq -r .version <<<"$R")
+	check_eq "rollout $id ($ver): every node accounted for" "$N" \
+		"$(jq '[.nodes[] | select(.phase | IN("succeeded", "skipped", "failed", "rolled-back", "rollback-failed"))] | length' <<<"$R")"
+	check_eq "rollout $id: counts add up" "$N" \
+		"$(jq '.progress.successful + .progress.failed + .progress.skipped' <<<"$R")"
+	# Batch size 3 (25% of 12), one update domain, one zone, one node per fault domain.
+	for b in $(jq -r '[.nodes[] | select(.batch > 0) | .batch] | unique | .[]' <<<"$R"); do
+		members=$(jq -r --argjson b "$b" '[.nodes[] | select(.batch == $b) | .node] | join(" ")' <<<"$R")
+		uds= zones= fds=
+		for m in $members; do
+			x=$(bw -o json node show "$m")
+			uds+="$(jq -r .update_domain <<<"$x")\n" zones+="$(jq -r .zone <<<"$x")\n" fds+="$(jq -r .fault_domain <<<"$x")\n"
+		done
+		check_eq "rollout $id batch $b: at most 3 nodes" "yes" "$([ "$(wc -w <<<"$members")" -le 3 ] && echo yes || echo "no: $members")"
+		check_eq "rollout $id batch $b: one update domain" "1" "$(printf "$uds" | sort -u | wc -l)"
+		check_eq "rollout $id batch $b: one zone" "1" "$(printf "$zones" | sort -u | wc -l)"
+		check_eq "rollout $id batch $b: one node per fault domain" "0" "$(printf "$fds" | sort | uniq -d | wc -l)"
+	done
+	# One batch at a time: batch b+1 started after every node of batch b finished.
+	check_eq "rollout $id: batches never overlap" "" "$(jq -r '
+		[.nodes[] | select(.batch > 0)] | group_by(.batch) |
+		[range(1; length) as $i | select((.[$i - 1] | map(.finished_at) | max) > (.[$i] | map(.started_at) | min)) | $i]
+		| map(tostring) | join(" ")' <<<"$R")"
+	# What each node runs agrees with its phase, for the last rollout.
+	if [ "$ver" = "$last" ]; then
+		for n in $NODES; do
+			ph=$(jq -r --arg n "$n" '.nodes[] | select(.node == $n) | .phase' <<<"$R")
+			inst=$(bw -o json node show "$n" | jq -r .installed_version)
+			case $ph in
+			succeeded | skipped) check_eq "$n ($ph) runs $ver" "$ver" "$inst" ;;
+			*) check_eq "$n ($ph) runs its previous version" \
+				"$(jq -r --arg n "$n" '.nodes[] | select(.node == $n) | .previous_version' <<<"$R")" "$inst" ;;
+			esac
+		done
+	fi
+done
+for n in $NODES; do
+	check_eq "$n: data disk unchanged" "$(cat "$T/$n/data.sum")" "$(sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1)"
+done
+echo "   results: $(jq -r 'map("\(.version) \(.status) ok \(.progress.successful) skipped \(.progress.skipped) failed \(.progress.failed)") | join("; ")' <<<"$HIST")"
+finish
