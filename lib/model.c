@@ -90,6 +90,7 @@ static const struct field node_fields[] = {
 	F(struct bw_node, os_disk, FT_DEVPATH, 0, .help = "OS disk, e.g. /dev/sda (empty: the agent finds it)"),
 	F(struct bw_node, data_disks, FT_DISKS, 0, .def_str = "[]",
 	  .help = "data disks, never written (comma separated)"),
+	F(struct bw_node, hw_model, FT_TEXT, 0, .help = "hardware model (canary batches take one node of each)"),
 	F(struct bw_node, ip_address, FT_IPV4, 0,
 	  .help = "address reserved for it by the DHCP server (empty: one from the range)"),
 	F(struct bw_node, maintenance, FT_BOOL, 0, .def = false,
@@ -142,6 +143,12 @@ static const struct field pool_fields[] = {
 	  .help = "seconds of heartbeat silence after which a node counts as unhealthy (5-3600)"),
 	F(struct bw_pool, health_probe, FT_PROBE, 0,
 	  .help = "extra probe: http://host:port/path, https://..., tcp:PORT, or empty"),
+	F(struct bw_pool, canary, FT_BOOL, 0, .def = false,
+	  .help = "first one node per hardware model, one at a time, then canary_bake before the waves"),
+	F(struct bw_pool, canary_bake, FT_INT, 0, .min = 0, .max = 604800, .def = 600,
+	  .help = "seconds the canaries run before the wave widens (0-604800)"),
+	F(struct bw_pool, maintenance_windows, FT_WINDOWS, 0,
+	  .help = "when batches may start, UTC: \"Mon-Fri 02:00-05:00, Sat 22:00-02:00\" (empty: always)"),
 	TIMES(struct bw_pool),
 };
 

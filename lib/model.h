@@ -9,7 +9,7 @@
  * Storage of each field type inside the struct (at .offset):
  *   FT_NAME, FT_TEXT, FT_MAC, FT_HOST, FT_DEVPATH, FT_ENUM, FT_VERSIONREF,
  *   FT_PROBE, FT_USER, FT_DISKS, FT_SHA256,
- *   FT_IPV4                                  char[.size] (FT_DISKS: a JSON array)
+ *   FT_IPV4, FT_WINDOWS                      char[.size] (FT_DISKS: a JSON array)
  *   FT_INT, FT_TIME                          int64_t (INT_NULL when null)
  *   FT_BOOL                                  bool
  *   FT_REF                                   int64_t id of the referenced row, 0 = none
@@ -41,6 +41,7 @@ enum field_type {
 	FT_DISKS,      /* list of device paths */
 	FT_SHA256,     /* 64 hex digits */
 	FT_IPV4,       /* dotted quad, or "" for none */
+	FT_WINDOWS,    /* maintenance windows, lib/window.h */
 	FT_INT,
 	FT_TIME, /* unix seconds; JSON RFC 3339 */
 	FT_BOOL,
@@ -136,6 +137,7 @@ struct bw_node {
 	char os_disk[256];
 	char data_disks[DISKS_LEN];
 	char ip_address[16];
+	char hw_model[64];
 	bool maintenance;
 	char state[24];
 	int64_t installed_image;
@@ -162,6 +164,9 @@ struct bw_pool {
 	bool prioritize_unhealthy, cross_zone;
 	int64_t health_timeout, heartbeat_timeout;
 	char health_probe[256];
+	bool canary;
+	int64_t canary_bake;
+	char maintenance_windows[256];
 	int64_t created_at, updated_at;
 };
 
@@ -264,7 +269,7 @@ static inline const void *field_cptr(const struct field *f, const void *obj)
 {
 	return (const char *)obj + f->offset;
 }
-static inline bool field_is_string(const struct field *f) { return f->type <= FT_IPV4; }
+static inline bool field_is_string(const struct field *f) { return f->type <= FT_WINDOWS; }
 
 /* Fills obj with the defaults of every field (strings "", ints def). */
 void model_init(const struct model *m, void *obj);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "window.h"
 
 static int fail(struct api_error *e, unsigned status, const char *code, const char *field,
 		const char *fmt, ...) _printf_(5, 6);
@@ -193,6 +194,13 @@ static int check_string(const struct field *f, const char *v, char *out, struct 
 		if (!probe_valid(v))
 			what = "expected http://host:port/path, https://..., tcp:PORT or \"\"";
 		break;
+	case FT_WINDOWS: {
+		struct window_set ws;
+		char why[128];
+		if (window_parse(v, &ws, why, sizeof(why)) < 0)
+			return fail(e, 422, "invalid_value", f->name, "%s: %s", f->name, why);
+		break;
+	}
 	case FT_USER:
 		if (!user_valid(v))
 			what = "spaces and control characters are not allowed";

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "planner.h"
+#include "window.h"
 #include "util.h"
 
 static const char *const phase_names[PH_N] = {
@@ -518,22 +519,20 @@ static int finish(struct orch *o, struct ro *ro, const char *status, const char 
 }
 
 /*
- * The planner's view of the rollout. Nodes not members any more (left the
- * pool mid-rollout) are left out; quarantined and maintenance nodes are
- * passed as quarantined.
+ * The planner's view of the rollout (observing every member once). Nodes
+ * not members any more (left the pool mid-rollout) are left out;
+ * quarantined and maintenance nodes are passed as quarantined. map[k] is
+ * the index in ro->nodes of pn[k].
  */
-static int plan(struct orch *o, struct ro *ro, bool first, size_t **ret_batch, size_t *ret_len,
-		enum plan_verdict *ret_v)
+static int gather(struct orch *o, struct ro *ro, struct plan_node **ret_pn, size_t **ret_map, size_t *ret_k)
 {
 	struct plan_node *pn = calloc(ro->n ? ro->n : 1, sizeof(*pn));
-	size_t *map = calloc(ro->n ? ro->n : 1, sizeof(*map)), *batch = calloc(ro->n ? ro->n : 1, sizeof(*batch));
-	size_t k = 0, len = 0;
-	struct plan_policy pol = policy_of(&ro->pool);
+	size_t *map = calloc(ro->n ? ro->n : 1, sizeof(*map));
+	size_t k = 0;
 
-	if (!pn || !map || !batch) {
+	if (!pn || !map) {
 		free(pn);
 		free(map);
-		free(batch);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ro->n; i++) {
@@ -561,27 +560,149 @@ static int plan(struct orch *o, struct ro *ro, bool first, size_t **ret_batch, s
 		};
 		map[k++] = i;
 	}
-	*ret_v = plan_next(&pol, pn, k, first, batch, &len);
-	for (size_t j = 0; j < len; j++)
-		batch[j] = map[batch[j]];
-	free(pn);
-	free(map);
-	*ret_batch = batch;
-	*ret_len = len;
+	*ret_pn = pn;
+	*ret_map = map;
+	*ret_k = k;
 	return 0;
+}
+
+/* ---- phases across sites ---- */
+
+#define MAX_SITES 64
+#define MAX_MODELS 64
+
+/*
+ * The phase of each site: sites in id order, each in the first phase that
+ * holds no site it is paired with (so paired sites are never in one phase).
+ * Nodes in no site form site 0, in the first phase. Returns the number of
+ * phases; sites[]/phase_of[] hold n_sites entries.
+ */
+static int site_phases(const struct ro *ro, int64_t *sites, int64_t *paired, int *phase_of, size_t *n_sites)
+{
+	size_t n = 0;
+	int phases = 0;
+
+	for (size_t i = 0; i < ro->n; i++) {
+		size_t j;
+		for (j = 0; j < n && sites[j] != ro->nodes[i].m.site; j++)
+			;
+		if (j == n && n < MAX_SITES) {
+			/* insertion in id order */
+			size_t at = n;
+			while (at > 0 && sites[at - 1] > ro->nodes[i].m.site) {
+				sites[at] = sites[at - 1];
+				paired[at] = paired[at - 1];
+				at--;
+			}
+			sites[at] = ro->nodes[i].m.site;
+			paired[at] = ro->nodes[i].m.paired_site;
+			n++;
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		int ph = 0;
+		for (bool clash = true; clash; ph += clash) {
+			clash = false;
+			for (size_t i = 0; i < j; i++)
+				if (phase_of[i] == ph && sites[j] && (paired[j] == sites[i] || paired[i] == sites[j]))
+					clash = true;
+		}
+		phase_of[j] = ph;
+		if (ph + 1 > phases)
+			phases = ph + 1;
+	}
+	*n_sites = n;
+	return phases;
+}
+
+static int phase_of_site(int64_t site, const int64_t *sites, const int *phase_of, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (sites[j] == site)
+			return phase_of[j];
+	return 0;
+}
+
+static bool failed_phase(enum orch_phase p) { return p == PH_FAILED || p == PH_ROLLED_BACK || p == PH_ROLLBACK_FAILED; }
+
+/*
+ * Which pending nodes may be in the next batch: those of the current phase
+ * (the first with nodes still to do) and, while the canaries run, only the
+ * first pending node of a hardware model that has had no canary yet.
+ * Returns 1 when the eligible set is empty because the canaries are over
+ * (*ret_canary_over), -1 when a finished phase failed (*ret_failed_phase),
+ * 0 otherwise.
+ */
+static int eligible(struct ro *ro, const struct plan_node *pn, const size_t *map, size_t k, bool *ok,
+		    int *ret_failed_phase)
+{
+	int64_t sites[MAX_SITES], paired[MAX_SITES];
+	int phase_of[MAX_SITES], phases, cur = -1;
+	size_t n_sites = 0;
+
+	phases = site_phases(ro, sites, paired, phase_of, &n_sites);
+	/* The current phase: the first with something to do; every phase before it must have succeeded. */
+	for (int ph = 0; ph < phases && cur < 0; ph++) {
+		bool todo = false, failed = false;
+		for (size_t i = 0; i < k; i++) {
+			const struct rn *n = &ro->nodes[map[i]];
+			if (phase_of_site(n->m.site, sites, phase_of, n_sites) != ph)
+				continue;
+			todo |= !pn[i].done && !pn[i].quarantined;
+			failed |= failed_phase(n->phase) || orch_phase_inflight(n->phase);
+		}
+		if (todo)
+			cur = ph;
+		else if (failed && ph + 1 < phases) {
+			*ret_failed_phase = ph + 1;
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		ok[i] = cur < 0 || phase_of_site(ro->nodes[map[i]].m.site, sites, phase_of, n_sites) == cur;
+	if (!ro->pool.canary || ro->r.canary_done)
+		return 0;
+	/* Canaries: one node at a time, the first pending one of a model no canary of this rollout had. */
+	const char *seen[MAX_MODELS];
+	size_t n_seen = 0;
+	for (size_t j = 0; j < ro->n; j++) {
+		size_t m;
+		if (ro->nodes[j].x.batch <= 0)
+			continue;
+		for (m = 0; m < n_seen && !str_eq(seen[m], ro->nodes[j].m.hw_model); m++)
+			;
+		if (m == n_seen && n_seen < MAX_MODELS)
+			seen[n_seen++] = ro->nodes[j].m.hw_model;
+	}
+	if (n_seen == MAX_MODELS)
+		return 1; /* that many models: enough canaries */
+	for (size_t i = 0; i < k; i++) {
+		const struct rn *n = &ro->nodes[map[i]];
+		size_t m;
+		if (!ok[i] || pn[i].done || pn[i].quarantined)
+			continue;
+		for (m = 0; m < n_seen && !str_eq(seen[m], n->m.hw_model); m++)
+			;
+		if (m == n_seen) {
+			for (size_t j = 0; j < k; j++)
+				ok[j] = j == i;
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* Between batches: stop, complete, wait, or start the next batch. */
 static int boundary(struct orch *o, struct ro *ro, int64_t now)
 {
 	enum plan_verdict v;
-	size_t *batch = NULL, len = 0;
-	int r;
-
-	/* <=, not <: with pause_between_batches 0 the next batch starts in the second the last one
-	 * finished (batch_done_at == batch_started_at), and its own end must still be recorded
-	 * (batch_done_at for the pause, batch_seconds for the ETA). Found by tests/unit/test_orch_sim.c. */
-	bool just_done = ro->r.batches > 0 && ro->r.batch_done_at <= ro->r.batch_started_at;
+	struct plan_policy pol = policy_of(&ro->pool);
+	struct plan_node *pn = NULL;
+	size_t *map = NULL, *batch = NULL, k = 0, len = 0;
+	bool *ok = NULL;
+	int r, failed_phase = 0;
+	/* batch_done_at is 0 while a batch runs: it is set once, when the batch finished. */
+	bool just_done = ro->r.batches > 0 && ro->r.batch_done_at == 0;
 
 	if (!just_done && !ro->r.cancel_requested && ro->r.batches > 0 &&
 	    now < ro->r.batch_done_at + ro->pool.pause_between_batches)
@@ -597,27 +718,64 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 		return finish(o, ro, "Cancelled", "", now, "cancelled after %lld batches", (long long)ro->r.batches);
 	if ((r = load(o, ro)) < 0)
 		return r;
-	if ((r = plan(o, ro, ro->r.batches == 0, &batch, &len, &v)) < 0)
+	if ((r = gather(o, ro, &pn, &map, &k)) < 0)
 		return r;
+	r = -ENOMEM;
+	if (!(batch = calloc(k ? k : 1, sizeof(*batch))) || !(ok = calloc(k ? k : 1, sizeof(*ok))))
+		goto out;
+	r = 0;
+	/* The rules first, over every node: the thresholds, and whether anything is left. */
+	v = plan_next(&pol, pn, k, ro->r.batches == 0, batch, &len);
 	if (v != PLAN_BATCH) {
-		free(batch);
 		if (v == PLAN_COMPLETE)
-			return finish(o, ro, "Completed", "", now, "every node of pool %s handled in %lld batches",
-				      ro->pool.name, (long long)ro->r.batches);
-		return finish(o, ro, "Faulted", plan_error_code(v), now, "%s",
-			      v == PLAN_STOP_UPGRADED ? "too many upgraded nodes are unhealthy (max_unhealthy_upgraded_percent)"
-						      : "too many nodes of the pool are unhealthy (max_unhealthy_percent)");
+			r = finish(o, ro, "Completed", "", now, "every node of pool %s handled in %lld batches",
+				   ro->pool.name, (long long)ro->r.batches);
+		else
+			r = finish(o, ro, "Faulted", plan_error_code(v), now, "%s",
+				   v == PLAN_STOP_UPGRADED
+					   ? "too many upgraded nodes are unhealthy (max_unhealthy_upgraded_percent)"
+					   : "too many nodes of the pool are unhealthy (max_unhealthy_percent)");
+		goto out;
 	}
-	if (ro->r.batches > 0 && now < ro->r.batch_done_at + ro->pool.pause_between_batches) {
-		free(batch);
-		return 0;
+	if (ro->r.batches > 0 && now < ro->r.batch_done_at + ro->pool.pause_between_batches)
+		goto out;
+	if (now < ro->r.bake_until)
+		goto out; /* the canaries bake */
+	if (ro->pool.maintenance_windows[0]) {
+		struct window_set ws;
+		char why[128];
+		if (window_parse(ro->pool.maintenance_windows, &ws, why, sizeof(why)) == 0 && !window_open(&ws, now))
+			goto out; /* outside every maintenance window: no new batch */
 	}
+	switch (eligible(ro, pn, map, k, ok, &failed_phase)) {
+	case -1:
+		r = finish(o, ro, "Faulted", "PreviousPhaseFailedInRollingUpgrade", now,
+			   "a node of an earlier phase failed; phase %d (sites) does not start", failed_phase + 1);
+		goto out;
+	case 1:
+		/* Every model had its canary: bake, then the waves. */
+		ro->r.canary_done = true;
+		ro->r.bake_until = now + ro->pool.canary_bake;
+		log_msg(LOG_INFO_, NULL, "rollout %lld of pool %s: canaries done; baking %lld s", (long long)ro->r.id,
+			ro->pool.name, (long long)ro->pool.canary_bake);
+		r = store_rollout_update(o->s, &ro->r);
+		goto out;
+	default:
+		break;
+	}
+	for (size_t i = 0; i < k; i++)
+		pn[i].done |= !ok[i];
+	v = plan_next(&pol, pn, k, ro->r.batches == 0, batch, &len);
+	if (v != PLAN_BATCH || len == 0)
+		goto out; /* nothing eligible now (the rules above already held) */
 	ro->r.batches++;
 	ro->r.batch_started_at = now;
+	ro->r.batch_done_at = 0;
 	if ((r = store_rollout_update(o->s, &ro->r)) < 0)
 		goto out;
 	for (size_t j = 0; j < len; j++) {
-		struct rn *n = &ro->nodes[batch[j]];
+		size_t i = map[batch[j]];
+		struct rn *n = &ro->nodes[i];
 		n->x.batch = ro->r.batches;
 		n->x.started_at = now;
 		n->x.written_at = 0;
@@ -628,12 +786,16 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 		snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", n->m.installed_version);
 		if ((r = to_phase(o, ro, n, PH_POWERING, now, NULL)) < 0)
 			goto out;
-		queue(o, ro, batch[j], false);
+		queue(o, ro, i, false);
 	}
-	log_msg(LOG_INFO_, NULL, "rollout %lld of pool %s: batch %lld of %zu nodes started", (long long)ro->r.id,
-		ro->pool.name, (long long)ro->r.batches, len);
+	log_msg(LOG_INFO_, NULL, "rollout %lld of pool %s: batch %lld of %zu nodes started%s", (long long)ro->r.id,
+		ro->pool.name, (long long)ro->r.batches, len,
+		ro->pool.canary && !ro->r.canary_done ? " (canary)" : "");
 out:
+	free(pn);
+	free(map);
 	free(batch);
+	free(ok);
 	return r;
 }
 

@@ -215,6 +215,8 @@ static const char schema_v5[] =
 	" batch_started_at INTEGER NOT NULL DEFAULT 0,"
 	" batch_done_at INTEGER NOT NULL DEFAULT 0,"
 	" batch_seconds INTEGER NOT NULL DEFAULT 0,"
+	" canary_done INTEGER NOT NULL DEFAULT 0,"
+	" bake_until INTEGER NOT NULL DEFAULT 0,"
 	" started_at INTEGER NOT NULL,"
 	" completed_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE UNIQUE INDEX rollouts_running ON rollouts(pool_id) WHERE status = 'RollingForward';"
@@ -236,7 +238,11 @@ static const char schema_v5[] =
 	" PRIMARY KEY (rollout_id, node_id)) WITHOUT ROWID;"
 
 	"ALTER TABLE nodes ADD COLUMN reimage_failures INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE nodes ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;";
+	"ALTER TABLE nodes ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE nodes ADD COLUMN hw_model TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE pools ADD COLUMN canary INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE pools ADD COLUMN canary_bake INTEGER NOT NULL DEFAULT 600;"
+	"ALTER TABLE pools ADD COLUMN maintenance_windows TEXT NOT NULL DEFAULT '';";
 
 const char *const store_migrations[] = {
 	schema_v1,

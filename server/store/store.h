@@ -204,6 +204,8 @@ struct bw_rollout {
 	int64_t batch_done_at;    /* when the last batch finished (0: never) */
 	int64_t batch_seconds;    /* sum of finished batches' durations (ETA) */
 	int64_t started_at, completed_at;
+	bool canary_done;         /* the canary batches ran (pool.canary) */
+	int64_t bake_until;       /* no batch before this (canary bake) */
 };
 
 struct bw_rollout_node {
@@ -229,6 +231,9 @@ struct bw_member {
 	int64_t installed_image;
 	char installed_version[VERSION_MAX_LEN + 1];
 	char active_slot[8];
+	char hw_model[64];
+	int64_t site;          /* of its zone; 0: none */
+	int64_t paired_site;   /* the site paired with it; 0: none */
 };
 
 /* Inserts r (id set); -EEXIST if the pool already has one rolling forward. */

@@ -4,7 +4,8 @@
 
 #define ROLLOUT_COLS                                                                                              \
 	"id, pool_id, image_id, version, status, error_code, message, started_by, started_by_name,"              \
-	" cancel_requested, batches, batch_started_at, batch_done_at, batch_seconds, started_at, completed_at"
+	" cancel_requested, batches, batch_started_at, batch_done_at, batch_seconds, started_at, completed_at,"   \
+	" canary_done, bake_until"
 
 static void text(sqlite3_stmt *st, int col, char *buf, size_t size)
 {
@@ -31,9 +32,11 @@ static void rollout_row(sqlite3_stmt *st, struct bw_rollout *r)
 	r->batch_seconds = sqlite3_column_int64(st, 13);
 	r->started_at = sqlite3_column_int64(st, 14);
 	r->completed_at = sqlite3_column_int64(st, 15);
+	r->canary_done = sqlite3_column_int64(st, 16) != 0;
+	r->bake_until = sqlite3_column_int64(st, 17);
 }
 
-/* Binds the mutable fields of r as ?2..?12 (status .. completed_at). */
+/* Binds the mutable fields of r as ?2..?10 and ?16..?17. */
 static void rollout_bind(sqlite3_stmt *st, const struct bw_rollout *r)
 {
 	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_TRANSIENT);
@@ -45,6 +48,8 @@ static void rollout_bind(sqlite3_stmt *st, const struct bw_rollout *r)
 	sqlite3_bind_int64(st, 8, r->batch_done_at);
 	sqlite3_bind_int64(st, 9, r->batch_seconds);
 	sqlite3_bind_int64(st, 10, r->completed_at);
+	sqlite3_bind_int64(st, 16, r->canary_done);
+	sqlite3_bind_int64(st, 17, r->bake_until);
 }
 
 int store_rollout_insert(struct store *s, struct bw_rollout *r)
@@ -54,8 +59,8 @@ int store_rollout_insert(struct store *s, struct bw_rollout *r)
 	int rc = sqlite3_prepare_v2(s->db,
 				    "INSERT INTO rollouts (pool_id, status, error_code, message, cancel_requested, batches,"
 				    " batch_started_at, batch_done_at, batch_seconds, completed_at, image_id, version,"
-				    " started_by, started_by_name, started_at)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+				    " started_by, started_by_name, started_at, canary_done, bake_until)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 				    -1, &st, NULL);
 	int r2;
 
@@ -81,7 +86,7 @@ int store_rollout_update(struct store *s, const struct bw_rollout *r)
 	int rc = sqlite3_prepare_v2(s->db,
 				    "UPDATE rollouts SET status = ?2, error_code = ?3, message = ?4, cancel_requested = ?5,"
 				    " batches = ?6, batch_started_at = ?7, batch_done_at = ?8, batch_seconds = ?9,"
-				    " completed_at = ?10 WHERE id = ?1",
+				    " completed_at = ?10, canary_done = ?16, bake_until = ?17 WHERE id = ?1",
 				    -1, &st, NULL);
 
 	if (rc != SQLITE_OK)
@@ -221,8 +226,10 @@ int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_
 	int rc = sqlite3_prepare_v2(s->db,
 				    "SELECT n.id, n.name, COALESCE(n.zone_id, 0), n.update_domain,"
 				    " COALESCE(n.fault_domain, r.fault_domain, -1), n.quarantined, n.maintenance,"
-				    " n.reimage_failures, COALESCE(n.installed_image_id, 0), n.installed_version, n.active_slot"
-				    " FROM nodes n LEFT JOIN racks r ON r.id = n.rack_id WHERE n.pool_id = ?1 ORDER BY n.id",
+				    " n.reimage_failures, COALESCE(n.installed_image_id, 0), n.installed_version, n.active_slot,"
+				    " n.hw_model, COALESCE(z.site_id, 0), COALESCE(s.paired_with_id, 0)"
+				    " FROM nodes n LEFT JOIN racks r ON r.id = n.rack_id LEFT JOIN zones z ON z.id = n.zone_id"
+				    " LEFT JOIN sites s ON s.id = z.site_id WHERE n.pool_id = ?1 ORDER BY n.id",
 				    -1, &st, NULL);
 	int ret = 0;
 
@@ -242,6 +249,9 @@ int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_
 		m.installed_image = sqlite3_column_int64(st, 8);
 		text(st, 9, m.installed_version, sizeof(m.installed_version));
 		text(st, 10, m.active_slot, sizeof(m.active_slot));
+		text(st, 11, m.hw_model, sizeof(m.hw_model));
+		m.site = sqlite3_column_int64(st, 12);
+		m.paired_site = sqlite3_column_int64(st, 13);
 		if ((ret = cb(&m, userdata)) != 0)
 			break;
 	}

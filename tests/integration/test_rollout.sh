@@ -123,13 +123,23 @@ bw_rc 0 -o json rollout start p1
 check_eq "a rollout with every node on the target skips them all" "4" "$(jq -r .progress.skipped <<<"$OUT")"
 run_machines_until '.status == "Completed"' 30
 
-# ---- automatic: publishing a new latest to a pool with auto_upgrade ----
-bw_rc 0 pool set p1 --auto-upgrade true
+# ---- automatic: publishing a new latest to a pool with auto_upgrade; canaries first ----
+# Two hardware models: the canaries are the first node of each (n1, then n3
+# of update domain 1), one at a time, then 4 s of bake, then the waves.
+for n in n1 n2; do bw -q node set $n --hw-model r650; done
+for n in n3 n4; do bw -q node set $n --hw-model r750; done
+bw_rc 0 pool set p1 --auto-upgrade true --canary true --canary-bake 4
 bw_rc 0 image publish os v2 "$T/v2.tar.gz"
 check_eq "v2: started by the platform" "platform v2 RollingForward" "$(status '"\(.started_by) \(.version) \(.status)"')"
 run_machines_until '.status != "RollingForward"' 240
 check_eq "v2: completed" "Completed 4" "$(status '"\(.status) \(.progress.successful)"')"
-batches_ok "v2"
+js=$(bw -o json rollout status p1)
+check_eq "v2: canaries of each model first, then the rest" "n1 n3 n2 n4" \
+	"$(jq -r '[.nodes[] | select(.batch > 0)] | sort_by(.batch) | map(.node) | join(" ")' <<<"$js")"
+check_eq "v2: the wave waited for the bake" "yes" "$(jq -r '
+	([.nodes[] | select(.batch == 2)][0].finished_at) as $c | ([.nodes[] | select(.batch == 3)][0].started_at) as $w |
+	if $w - $c >= 4 then "yes" else "no: \($w - $c) s" end' <<<"$js")"
+bw_rc 0 pool set p1 --canary false
 for n in $NODES; do
 	check_eq "v2: $n runs v2 from slot b" "v2 b" "$(bw -o json node show $n | jq -r '"\(.installed_version) \(.active_slot)"')"
 done
@@ -167,8 +177,17 @@ check_eq "cancel: n1 on v3, n2 still on v2" "v3 v2" \
 	"$(echo "$(bw -o json node show n1 | jq -r .installed_version) $(bw -o json node show n2 | jq -r .installed_version)")"
 
 # ---- history ----
-# A sixth rollout: v3 goes on (n1 is on it: skipped), cancelled again after one batch.
+# A sixth rollout: v3 goes on (n1 is on it: skipped), outside its maintenance
+# window first (no batch starts), then cancelled after one batch.
+closed=$(date -u -d tomorrow +%a)
+bw_rc 6 pool set p1 --maintenance-windows "Mon 25:00-26:00"
+check_contains "a bad window is refused, saying why" "maintenance_windows: \"25:00-26:00\": expected HH:MM-HH:MM (UTC)" "$ERR"
+bw_rc 0 pool set p1 --maintenance-windows "$closed 00:00-00:01"
 bw_rc 0 rollout start p1 --version v3
+for _ in 1 2 3; do machines; sleep 1; done
+check_eq "outside the window: no batch" "RollingForward 0" "$(status '"\(.status) \(.batches)"')"
+bw_rc 0 pool set p1 --maintenance-windows "* 00:00-24:00"
+run_machines_until '.batches >= 1' 60
 bw_rc 0 rollout cancel p1
 run_machines_until '.status != "RollingForward"' 120
 check_eq "the sixth: n1 skipped, one batch" "Cancelled 1 1" "$(status '"\(.status) \(.progress.skipped) \(.batches)"')"
