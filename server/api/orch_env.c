@@ -12,8 +12,15 @@
  *             version (its boot script follows), then BMC as above
  * A thread steps every rollout every [orch] interval seconds.
  */
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +44,21 @@ struct hstate {
 	struct bmc_job job;
 };
 
+/* The pool's health probe of a node being upgraded, run by bootwaved against the node. */
+struct pstate {
+	int64_t node;
+	int64_t since;
+	enum orch_check result;
+	char why[400];
+	time_t at;       /* when the last probe ended */
+	bool busy, queued;
+	char target[300]; /* "tcp:IP:PORT" or a URL with {ip} replaced */
+};
+
+#define PROBE_THREADS 4
+#define PROBE_EVERY_S 5
+#define PROBE_TIMEOUT_S 3
+
 struct orch_rt {
 	struct api *a;
 	struct orch *orch;
@@ -47,6 +69,11 @@ struct orch_rt {
 	bool stop;
 	struct hstate **h;
 	size_t n, cap;
+	struct pstate **p;
+	size_t np, capp;
+	pthread_cond_t probe_wake;
+	pthread_t probers[PROBE_THREADS];
+	int n_probers;
 };
 
 #define HEALTH_POLL_S 10
@@ -211,6 +238,191 @@ out:
 	explicit_bzero(&t, sizeof(t));
 }
 
+/* ---- the pool's health probe ---- */
+
+/* A TCP connection to ip:port within PROBE_TIMEOUT_S. */
+static int probe_tcp(const char *ip, int port, char *why, size_t size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd pfd;
+	int fd, err = 0;
+	socklen_t len = sizeof(err);
+
+	if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1) {
+		snprintf(why, size, "bad address %s", ip);
+		return -1;
+	}
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(why, size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		err = errno;
+	else {
+		pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		if (poll(&pfd, 1, PROBE_TIMEOUT_S * 1000) != 1)
+			err = ETIMEDOUT;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+	}
+	close(fd);
+	if (err)
+		snprintf(why, size, "tcp %s:%d: %s", ip, port, strerror(err));
+	return err ? -1 : 0;
+}
+
+static size_t discard(char *p, size_t sz, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return sz * n;
+}
+
+/* A GET of url answered 2xx within PROBE_TIMEOUT_S. */
+static int probe_http(const char *url, char *why, size_t size)
+{
+	CURL *c = curl_easy_init();
+	char err[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+
+	if (!c) {
+		snprintf(why, size, "out of memory");
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)PROBE_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		snprintf(why, size, "%s: %s", url, err[0] ? err : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (status < 200 || status > 299) {
+		snprintf(why, size, "%s answered HTTP %ld", url, status);
+		return -1;
+	}
+	return 0;
+}
+
+static void *prober(void *arg)
+{
+	struct orch_rt *rt = arg;
+
+	pthread_mutex_lock(&rt->lock);
+	while (!rt->stop) {
+		struct pstate *ps = NULL;
+		for (size_t i = 0; i < rt->np && !ps; i++)
+			if (rt->p[i]->queued)
+				ps = rt->p[i];
+		if (!ps) {
+			pthread_cond_wait(&rt->probe_wake, &rt->lock);
+			continue;
+		}
+		char target[sizeof(ps->target)], why[sizeof(ps->why)] = "";
+		int64_t since = ps->since;
+		int r;
+		ps->queued = false;
+		ps->busy = true;
+		memcpy(target, ps->target, sizeof(target));
+		pthread_mutex_unlock(&rt->lock);
+		if (strncmp(target, "tcp:", 4) == 0) {
+			char *colon = strrchr(target + 4, ':');
+			*colon = '\0';
+			r = probe_tcp(target + 4, atoi(colon + 1), why, sizeof(why));
+		} else
+			r = probe_http(target, why, sizeof(why));
+		pthread_mutex_lock(&rt->lock);
+		ps->busy = false;
+		ps->at = time(NULL);
+		if (ps->since == since) {
+			ps->result = r == 0 ? OC_PASSED : OC_FAILED;
+			snprintf(ps->why, sizeof(ps->why), "%s", why);
+		}
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return NULL;
+}
+
+/* The node's address: its reservation, else its DHCP lease; "" when unknown. */
+static void node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size)
+{
+	struct bw_lease l;
+
+	if (n->ip_address[0])
+		snprintf(ip, size, "%s", n->ip_address);
+	else if (store_get_by_key(a->store, &model_lease, 0, n->mac, &l) == 0)
+		snprintf(ip, size, "%s", l.ip);
+	else
+		ip[0] = '\0';
+}
+
+/* What the pool's probe last said of a node being upgraded since `since`; probes in the background. */
+static void probe_view(struct orch_rt *rt, const struct bw_pool *pool, const struct bw_node *n, int64_t since,
+		       struct orch_obs *ob)
+{
+	const char *spec = pool->health_probe;
+	struct pstate *ps = NULL;
+	char ip[16], target[300];
+
+	if (!spec[0])
+		return;
+	node_ip(rt->a, n, ip, sizeof(ip));
+	if (!ip[0] && (strncmp(spec, "tcp:", 4) == 0 || strstr(spec, "{ip}"))) {
+		ob->probe = OC_FAILED;
+		snprintf(ob->probe_why, sizeof(ob->probe_why), "no address known (no reservation, no lease)");
+		return;
+	}
+	if (strncmp(spec, "tcp:", 4) == 0)
+		snprintf(target, sizeof(target), "tcp:%s:%s", ip, spec + 4);
+	else {
+		/* {ip} in the URL is the node's address. */
+		const char *at = strstr(spec, "{ip}");
+		if (at)
+			snprintf(target, sizeof(target), "%.*s%s%s", (int)(at - spec), spec, ip, at + 4);
+		else
+			snprintf(target, sizeof(target), "%s", spec);
+	}
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; i < rt->np && !ps; i++)
+		if (rt->p[i]->node == n->id)
+			ps = rt->p[i];
+	if (!ps) {
+		if (rt->np == rt->capp) {
+			size_t cap = rt->capp ? 2 * rt->capp : 16;
+			struct pstate **p = realloc(rt->p, cap * sizeof(*p));
+			if (!p)
+				goto out;
+			rt->p = p;
+			rt->capp = cap;
+		}
+		if (!(ps = calloc(1, sizeof(*ps))))
+			goto out;
+		ps->node = n->id;
+		rt->p[rt->np++] = ps;
+	}
+	if (ps->since != since) {
+		ps->since = since;
+		ps->result = OC_PENDING;
+		ps->at = 0;
+		ps->why[0] = '\0';
+	}
+	snprintf(ps->target, sizeof(ps->target), "%s", target);
+	ob->probe = ps->result;
+	snprintf(ob->probe_why, sizeof(ob->probe_why), "%.150s", ps->why);
+	if (!ps->busy && !ps->queued && time(NULL) - ps->at >= PROBE_EVERY_S) {
+		ps->queued = true;
+		pthread_cond_signal(&rt->probe_wake);
+	}
+out:
+	pthread_mutex_unlock(&rt->lock);
+}
+
 /* ---- the env ---- */
 
 static enum orch_hb hb_of(const struct bw_node *n, const struct bw_pool *p, int64_t now)
@@ -262,6 +474,8 @@ static void env_observe(void *ctx, const struct orch_req *q, struct orch_obs *ob
 	}
 	ob->extensions = OC_NONE;
 	ob->probe = OC_NONE;
+	if (q->since > 0)
+		probe_view(rt, q->pool, &n, q->since, ob);
 }
 
 static int env_reimage(void *ctx, const struct orch_req *q, char *err, size_t size)
@@ -376,6 +590,7 @@ int orch_rt_start(struct api *a, struct orch_rt **ret)
 	env.ctx = rt;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_cond_init(&rt->wake, NULL);
+	pthread_cond_init(&rt->probe_wake, NULL);
 	if ((r = orch_new(a->store, &env, &oc, &rt->orch)) < 0) {
 		free(rt);
 		return r;
@@ -386,6 +601,9 @@ int orch_rt_start(struct api *a, struct orch_rt **ret)
 		return -r;
 	}
 	rt->started = true;
+	for (int i = 0; i < PROBE_THREADS; i++)
+		if (pthread_create(&rt->probers[i], NULL, prober, rt) == 0)
+			rt->n_probers++;
 	*ret = rt;
 	return 0;
 }
@@ -408,9 +626,12 @@ void orch_rt_stop(struct orch_rt *rt)
 	pthread_mutex_lock(&rt->lock);
 	rt->stop = true;
 	pthread_cond_signal(&rt->wake);
+	pthread_cond_broadcast(&rt->probe_wake);
 	pthread_mutex_unlock(&rt->lock);
 	if (rt->started)
 		pthread_join(rt->thread, NULL);
+	for (int i = 0; i < rt->n_probers; i++)
+		pthread_join(rt->probers[i], NULL);
 	/* The BMC pool (stopped after this) still owns health jobs in flight: it runs them to their end first. */
 	orch_free(rt->orch);
 }
@@ -422,6 +643,10 @@ void orch_rt_free(struct orch_rt *rt)
 	for (size_t i = 0; i < rt->n; i++)
 		free(rt->h[i]);
 	free(rt->h);
+	for (size_t i = 0; i < rt->np; i++)
+		free(rt->p[i]);
+	free(rt->p);
+	pthread_cond_destroy(&rt->probe_wake);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->wake);
 	free(rt);

@@ -349,7 +349,8 @@ static void why_not(const struct orch_obs *ob, int64_t image, const char *versio
 	else if (ob->extensions == OC_FAILED || ob->extensions == OC_PENDING)
 		snprintf(buf, size, "extensions %s", ob->extensions == OC_FAILED ? "failed" : "not finished");
 	else
-		snprintf(buf, size, "probe %s", ob->probe == OC_FAILED ? "failed" : "not passed yet");
+		snprintf(buf, size, "probe %s%s%s", ob->probe == OC_FAILED ? "failed" : "not passed yet",
+			 ob->probe_why[0] ? ": " : "", ob->probe_why);
 }
 
 /* The node did not make it: count it, quarantine it at quarantine_after, roll it back if we can. */
@@ -869,13 +870,18 @@ static void prune(struct orch *o)
 static int start_locked(struct orch *o, const struct bw_pool *pool, const struct bw_image_version *v,
 			const char *started_by, const char *by_name, struct bw_rollout *ret, struct orch_err *err);
 
-/* A pool that follows latest with auto_upgrade and whose latest moved on while a rollout ran: the next one. */
+/*
+ * An automatic rollout completed on a pool that follows latest with
+ * auto_upgrade, and latest moved on while it ran: the next one. (A user's
+ * rollout, say to an older version, is not followed by one back to latest.)
+ */
 static void follow_latest(struct orch *o, struct ro *ro)
 {
 	struct bw_image_version v;
 	struct orch_err err;
 
-	if (!ro->pool.auto_upgrade || !str_eq(ro->pool.image_version, "latest") || ro->pool.image != ro->r.image ||
+	if (!str_eq(ro->r.started_by, "platform") || !ro->pool.auto_upgrade ||
+	    !str_eq(ro->pool.image_version, "latest") || ro->pool.image != ro->r.image ||
 	    store_version_latest(o->s, ro->pool.image, &v) < 0 || str_eq(v.version, ro->r.version))
 		return;
 	if (start_locked(o, &ro->pool, &v, "platform", NULL, NULL, &err) < 0)

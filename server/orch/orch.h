@@ -70,6 +70,7 @@ struct orch_obs {
 	int64_t image;              /* what the heartbeats come from */
 	char version[VERSION_MAX_LEN + 1];
 	enum orch_check extensions, probe;
+	char probe_why[160]; /* what the probe last said when it failed */
 };
 
 /* One node, as the orchestrator asks about it or acts on it. */
@@ -126,7 +127,8 @@ int orch_cancel(struct orch *o, int64_t pool, struct bw_rollout *ret, struct orc
  * Version of image was published (or made a candidate for latest again):
  * when it is now latest, starts a rollout (started by "platform") on every
  * pool following latest with auto_upgrade that has none rolling forward; a
- * pool with one rolling forward gets the next one when it completes.
+ * pool whose automatic rollout rolls forward gets the next one when that
+ * one completes.
  * Returns how many started.
  */
 int orch_published(struct orch *o, int64_t image, const char *version);

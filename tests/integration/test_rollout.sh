@@ -206,4 +206,24 @@ bw_rc 6 pool set p1 --max-batch-percent 0
 check_contains "a policy out of range is refused" "max_batch_percent" "$ERR"
 bw_rc 0 -o json node events n1
 check_contains "the node's history names the rollout's phases" "rolling-back" "$OUT"
+
+# ---- the pool's probe, run by bootwaved against the node ----
+# n3 (on v2, first of update domain 1; n1 and n2 are on v3) answers on
+# 127.0.0.1, where nothing listens on port 1.
+bw_rc 0 node set n3 --ip-address 127.0.0.1
+bw_rc 0 pool set p1 --health-probe tcp:1
+bw_rc 0 rollout start p1 --version v3
+run_machines_until '.status != "RollingForward"' 120
+js=$(bw -o json rollout status p1)
+# The probe fails on the previous version too: the rollback did not make it healthy.
+check_eq "probe failing: n3 rollback-failed, Faulted" "Faulted rollback-failed" \
+	"$(jq -r '"\(.status) \(.nodes[] | select(.node == "n3") | .phase)"' <<<"$js")"
+check_contains "probe failing: the reason is the probe's" "probe failed: tcp 127.0.0.1:1: Connection refused" \
+	"$(jq -r '.nodes[] | select(.node == "n3") | .reason' <<<"$js")"
+# An HTTP probe that answers 200 (bootwaved's own chain script): the rollout goes through.
+bw_rc 0 pool set p1 --health-probe "$URL/boot.ipxe"
+bw_rc 0 rollout start p1 --version v3
+run_machines_until '.status != "RollingForward"' 120
+check_eq "probe passing: completed" "Completed 2 2" "$(status '"\(.status) \(.progress.successful) \(.progress.skipped)"')"
+data_ok "the end"
 finish
