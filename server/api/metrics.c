@@ -4,6 +4,8 @@
  * route and status, nodes by state, store operation latency.
  */
 #include "api-internal.h"
+#include "orch.h"
+#include "orch_env.h"
 
 #include "bmc.h"
 
@@ -114,6 +116,21 @@ static void on_state(const char *label, int64_t count, void *ud)
 			sc->n = count;
 }
 
+struct running_list {
+	int64_t ids[64], pools[64];
+	size_t n;
+};
+
+static int add_running(const struct bw_rollout *ro, void *userdata)
+{
+	struct running_list *l = userdata;
+	if (str_eq(ro->status, "RollingForward") && l->n < ARRAY_SIZE(l->ids)) {
+		l->ids[l->n] = ro->id;
+		l->pools[l->n++] = ro->pool;
+	}
+	return 0;
+}
+
 int metrics_handler(struct request *r)
 {
 	struct metrics *m = r->api->metrics;
@@ -157,6 +174,23 @@ int metrics_handler(struct request *r)
 		out(&b, "# HELP bootwave_bmc_evictions_total Idle sessions logged out to stay under max_sessions.\n"
 			"# TYPE bootwave_bmc_evictions_total counter\nbootwave_bmc_evictions_total %llu\n",
 		    (unsigned long long)bs.evictions);
+	}
+	/* Rollouts rolling forward: their nodes by phase. */
+	{
+		struct running_list rl = { 0 };
+		out(&b, "# HELP bootwave_rollout_nodes Nodes of the rollouts rolling forward, by pool and phase.\n"
+			"# TYPE bootwave_rollout_nodes gauge\n");
+		store_rollout_list(r->api->store, 0, 0, 0, add_running, &rl);
+		for (size_t k = 0; k < rl.n; k++) {
+			struct orch_counts c;
+			char pool[NAME_MAX_LEN + 1] = "";
+			if (orch_counts(orch_rt_orch(r->api->orch), rl.ids[k], &c) < 0)
+				continue;
+			store_key_of(r->api->store, &model_pool, rl.pools[k], pool, sizeof(pool));
+			for (int p = 0; p < PH_N; p++)
+				out(&b, "bootwave_rollout_nodes{pool=\"%s\",phase=\"%s\"} %lld\n", pool,
+				    orch_phase_name((enum orch_phase)p), (long long)c.phase[p]);
+		}
 	}
 	out(&b, "# HELP bootwave_api_requests_total API requests by method, route and status.\n"
 		"# TYPE bootwave_api_requests_total counter\n");

@@ -186,6 +186,8 @@ bw_rc 0 pool set p1 --maintenance-windows "$closed 00:00-00:01"
 bw_rc 0 rollout start p1 --version v3
 for _ in 1 2 3; do machines; sleep 1; done
 check_eq "outside the window: no batch" "RollingForward 0" "$(status '"\(.status) \(.batches)"')"
+api GET /metrics
+check_contains "metrics: the rollout's nodes by phase" 'bootwave_rollout_nodes{pool="p1",phase="pending"} 3' "$BODY"
 bw_rc 0 pool set p1 --maintenance-windows "* 00:00-24:00"
 run_machines_until '.batches >= 1' 60
 bw_rc 0 rollout cancel p1
