@@ -300,11 +300,11 @@ static int probe_http(const char *url, char *why, size_t size)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		snprintf(why, size, "%s: %s", url, err[0] ? err : curl_easy_strerror(rc));
+		snprintf(why, size, "%.200s: %.150s", url, err[0] ? err : curl_easy_strerror(rc));
 		return -1;
 	}
 	if (status < 200 || status > 299) {
-		snprintf(why, size, "%s answered HTTP %ld", url, status);
+		snprintf(why, size, "%.200s answered HTTP %ld", url, status);
 		return -1;
 	}
 	return 0;
