@@ -1206,8 +1206,8 @@ json_t *orch_rollout_json(struct orch *o, const struct bw_rollout *r, bool with_
 		return NULL;
 	/* ETA: the mean duration of finished batches times the batches left at the current size. */
 	if (str_eq(r->status, "RollingForward")) {
-		/* <= as in boundary(): a batch started in the second the last one finished is not done. */
-		int64_t done_batches = r->batches - (r->batch_done_at <= r->batch_started_at);
+		/* batch_done_at is 0 while a batch runs (boundary()). */
+		int64_t done_batches = r->batches - (r->batches > 0 && r->batch_done_at == 0);
 		json_t *eta = json_null();
 		if (done_batches > 0) {
 			int64_t per = r->batch_seconds / done_batches;
