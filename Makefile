@@ -113,7 +113,7 @@ $(BUILD)/$(1)/tests/redfish_sim: $(BUILD)/$(1)/obj/tests/tools/redfish_sim.o $(B
 
 $(BUILD)/$(1)/tests/bench_%: $(BUILD)/$(1)/obj/tests/bench/bench_%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)

@@ -4,8 +4,8 @@
  * decision over a pool of 100,000 nodes (3 zones, 20 update domains, 1,000
  * fault domains, 2% unhealthy), the mean over a whole rollout's decisions,
  * and the CPU time of planning a complete 10,000-node rollout. Prints its
- * figures last. The orchestrator's own simulated rollout (store writes,
- * health gates) will be measured here too once it exists.
+ * figures last. The orchestrator around it (store writes, health gates) is
+ * measured by bench_orch.
  *
  * Usage: bench_planner [NODES [ROLLOUT_NODES]]
  */
