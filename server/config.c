@@ -66,6 +66,8 @@ static const struct key keys[] = {
 	  "seconds a node of a rollout has from its power cycle to its image written"),
 	K("orch", "quarantine_after", K_INT, orch_quarantine_after, 0, 100, "3",
 	  "reimages failed in a row that quarantine a node (0: never)"),
+	K("orch", "rollout_timeout", K_INT, orch_rollout_timeout, 0, 31536000, "604800",
+	  "seconds a rollout may run; past it no batch starts (Faulted RollingUpgradeTimeout); 0: no limit"),
 	K("auth", "key_file", K_PATH, key_file, 0, 0, "secret.key",
 	  "key sealing BMC passwords (created 0600 at first start)"),
 	K("auth", "admin_token_file", K_PATH, admin_token_file, 0, 0, "admin.token",

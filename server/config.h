@@ -43,7 +43,7 @@ struct config {
 	int64_t heartbeat_interval;
 	/* [bmc] */
 	int64_t bmc_workers, bmc_max_sessions, bmc_min_poll, bmc_retries, bmc_timeout, bmc_idle_close;
-	int64_t orch_interval, orch_reimage_timeout, orch_quarantine_after;
+	int64_t orch_interval, orch_reimage_timeout, orch_quarantine_after, orch_rollout_timeout;
 	/* [auth] */
 	char key_file[CONFIG_PATH_MAX];
 	char admin_token_file[CONFIG_PATH_MAX];

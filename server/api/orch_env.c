@@ -581,7 +581,8 @@ int orch_rt_start(struct api *a, struct orch_rt **ret)
 	struct orch_rt *rt = calloc(1, sizeof(*rt));
 	struct orch_env env = { .now = env_now, .observe = env_observe, .reimage = env_reimage, .rollback = env_rollback };
 	struct orch_config oc = { .reimage_timeout = a->cfg->orch_reimage_timeout,
-				  .quarantine_after = a->cfg->orch_quarantine_after };
+				  .quarantine_after = a->cfg->orch_quarantine_after,
+				  .rollout_timeout = a->cfg->orch_rollout_timeout };
 	int r;
 
 	if (!rt)

@@ -717,6 +717,10 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 	}
 	if (ro->r.cancel_requested)
 		return finish(o, ro, "Cancelled", "", now, "cancelled after %lld batches", (long long)ro->r.batches);
+	if (o->cfg.rollout_timeout && now - ro->r.started_at > o->cfg.rollout_timeout)
+		return finish(o, ro, "Faulted", "RollingUpgradeTimeout", now,
+			      "not finished within rollout_timeout (%lld s) after %lld batches; nothing new starts",
+			      (long long)o->cfg.rollout_timeout, (long long)ro->r.batches);
 	if ((r = load(o, ro)) < 0)
 		return r;
 	if ((r = gather(o, ro, &pn, &map, &k)) < 0)

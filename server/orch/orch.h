@@ -98,6 +98,8 @@ struct orch_env {
 struct orch_config {
 	int64_t reimage_timeout;   /* seconds from the power cycle to the image written (default 1800) */
 	int64_t quarantine_after;  /* reimages failed in a row (default 3; 0: never) */
+	int64_t rollout_timeout;   /* seconds: a rollout not finished by then stops between batches,
+				    * Faulted RollingUpgradeTimeout (0: never) */
 };
 
 struct orch_err {
