@@ -259,6 +259,9 @@ extern const struct model model_site, model_zone, model_rack, model_node, model_
 /* All models, NULL-terminated, in dependency order. */
 extern const struct model *const models[];
 
+/* The most fields a model has: the size of the masks given to store_update and codec_decode. */
+#define MODEL_MAX_FIELDS 64
+
 /* By singular or plural name; NULL if none. */
 const struct model *model_find(const char *name);
 const struct field *model_field(const struct model *m, const char *name);

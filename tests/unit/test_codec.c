@@ -141,7 +141,7 @@ static void test_unknown_field(void **state)
 	struct fx *f = *state;
 	struct api_error e;
 	struct bw_image_version v;
-	bool mask[16];
+	bool mask[64];
 
 	expect_node_error(f, "{\"name\":\"n1\",\"mac\":\"52:54:00:12:34:56\",\"colour\":\"red\"}", true, 400,
 			  "unknown_field", "colour");
@@ -675,7 +675,7 @@ static void test_token_expiry_field(void **state)
 {
 	struct fx *f = *state;
 	struct bw_token tok;
-	bool mask[16];
+	bool mask[64];
 	struct api_error e;
 
 	model_init(&model_token, &tok);
