@@ -370,7 +370,8 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j, bool
 			j->attempts++;
 			r = exchange(e, j);
 		}
-		if (r == 0 || !passing(r) || i >= p->l.retries)
+		/* No retry once shutting down (p->stopping only ever goes true: read unlocked). */
+		if (r == 0 || !passing(r) || i >= p->l.retries || __atomic_load_n(&p->stopping, __ATOMIC_RELAXED))
 			break;
 		/* A cycle or reset that may have reached the BMC is not repeated. */
 		if (sent && j->op == BMC_POWER && (j->action == HW_ACT_CYCLE || j->action == HW_ACT_RESET) &&
@@ -434,7 +435,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct entry *e;
 		struct bmc_job *j;
-		bool slot;
+		bool slot, cancel;
 
 		while (!(e = pick(p, &slot))) {
 			struct timespec until;
@@ -464,9 +465,15 @@ static void *worker(void *arg)
 		e->busy = true;
 		if (++p->busy_n > p->st.max_busy)
 			p->st.max_busy = p->busy_n;
+		cancel = p->stopping;
 		pthread_mutex_unlock(&p->mu);
 
-		run_job(p, e, j, &slot);
+		/* Shutting down: what has not started is not sent (its caller hears why);
+		 * a rollout re-issues its actions after a restart. */
+		if (cancel)
+			j->rc = hw_fail(&j->err, -ECANCELED, "bmc", "not sent: bootwaved is shutting down");
+		else
+			run_job(p, e, j, &slot);
 
 		pthread_mutex_lock(&p->mu);
 		if (j->cached)
@@ -543,7 +550,7 @@ void bmc_pool_free(struct bmc_pool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->stopping = true;
+	__atomic_store_n(&p->stopping, true, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->n_threads; i++)

@@ -73,7 +73,8 @@ struct bmc_pool;
 
 /* NULL limits: the defaults. */
 int bmc_pool_new(const struct bmc_limits *limits, struct bmc_pool **ret);
-/* Runs what was submitted, logs every session out, joins the workers. NULL is fine. */
+/* Ends every job: those running finish, those not started end with -ECANCELED
+ * (not sent); logs every session out, joins the workers. NULL is fine. */
 void bmc_pool_free(struct bmc_pool *p);
 
 /* Queues j (the caller keeps ownership; it must stay valid until done()). -EINVAL: no driver of that name. */
