@@ -604,8 +604,12 @@ static int site_phases(const struct ro *ro, int64_t *sites, int64_t *paired, int
 		int ph = 0;
 		for (bool clash = true; clash; ph += clash) {
 			clash = false;
+			/* Site 0 (no zone) pairs with nothing: without sites[i], an unpaired site
+			 * (paired[j] == 0) clashed with site 0 and left the first phase. Found by
+			 * tests/unit/test_orch_sim.c (test_whole_1000, test_sites). */
 			for (size_t i = 0; i < j; i++)
-				if (phase_of[i] == ph && sites[j] && (paired[j] == sites[i] || paired[i] == sites[j]))
+				if (phase_of[i] == ph && sites[j] && sites[i] &&
+				    (paired[j] == sites[i] || paired[i] == sites[j]))
 					clash = true;
 		}
 		phase_of[j] = ph;
@@ -701,7 +705,7 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 	struct plan_node *pn = NULL;
 	size_t *map = NULL, *batch = NULL, k = 0, len = 0;
 	bool *ok = NULL;
-	int r, failed_phase = 0;
+	int r, failed_phase = 0, el;
 	/* batch_done_at is 0 while a batch runs: it is set once, when the batch finished. */
 	bool just_done = ro->r.batches > 0 && ro->r.batch_done_at == 0;
 
@@ -742,6 +746,15 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 					   : "too many nodes of the pool are unhealthy (max_unhealthy_percent)");
 		goto out;
 	}
+	/* A failed earlier phase is a Faulted decision like the thresholds above: taken now, not after
+	 * the pause, the bake or the next window (which may be days away). Found by
+	 * tests/unit/test_orch_sim.c (test_phase_failed, test_whole_1000). */
+	el = eligible(ro, pn, map, k, ok, &failed_phase);
+	if (el < 0) {
+		r = finish(o, ro, "Faulted", "PreviousPhaseFailedInRollingUpgrade", now,
+			   "a node of an earlier phase failed; phase %d (sites) does not start", failed_phase + 1);
+		goto out;
+	}
 	if (ro->r.batches > 0 && now < ro->r.batch_done_at + ro->pool.pause_between_batches)
 		goto out;
 	if (now < ro->r.bake_until)
@@ -752,11 +765,7 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 		if (window_parse(ro->pool.maintenance_windows, &ws, why, sizeof(why)) == 0 && !window_open(&ws, now))
 			goto out; /* outside every maintenance window: no new batch */
 	}
-	switch (eligible(ro, pn, map, k, ok, &failed_phase)) {
-	case -1:
-		r = finish(o, ro, "Faulted", "PreviousPhaseFailedInRollingUpgrade", now,
-			   "a node of an earlier phase failed; phase %d (sites) does not start", failed_phase + 1);
-		goto out;
+	switch (el) {
 	case 1:
 		/* Every model had its canary: bake, then the waves. */
 		ro->r.canary_done = true;

@@ -21,6 +21,11 @@
  * state changes between actions (a boot, a commit) are applied by
  * world_sync(), which walks only the nodes that have something scheduled.
  *
+ * A node also has a hardware model (the store's hw_model, "hw<k>", for
+ * the canary batches) and a pool: world_move() moves it to another pool
+ * as an operator would (store_update of its pool), whatever it is doing;
+ * the world goes on simulating it.
+ *
  * Header only; include after cmocka.h and testutil.h.
  */
 #ifndef BW_ORCH_SIMWORLD_H
@@ -56,8 +61,10 @@ enum {
 
 struct sim_node {
 	int64_t id;
-	int64_t zone;  /* store id of its zone */
+	int64_t zone;  /* store id of its zone (0: none) */
+	int64_t pool;  /* store id of its pool */
 	int ud, fd;    /* update and fault domain (fd < 0: none) */
+	int model;     /* hardware model "hw<model>" (-1: none, "") */
 	unsigned flags;
 	int first_ver; /* the version it started on */
 	int bad_ver;   /* Unhealthy while it runs this version (-1: none) */
@@ -443,8 +450,9 @@ static inline struct orch_env world_env(struct world *w)
 /* ---- building one ---- */
 
 struct world_node_spec {
-	int64_t zone;
+	int64_t zone; /* 0: none */
 	int ud, fd;
+	int model;   /* hardware model index; -1 (the default): none */
 	unsigned flags;
 	int ver;     /* version it runs (index); -1: never provisioned (empty disk, no OS) */
 	int bad_ver; /* -1: none */
@@ -496,7 +504,7 @@ static inline void world_init(struct world *w, struct store *s, const char *cons
 	assert_non_null(w->list);
 	assert_int_equal(store_tx_begin(s), 0);
 	for (size_t i = 0; i < n; i++) {
-		struct world_node_spec sp = { .fd = -1, .bad_ver = -1 };
+		struct world_node_spec sp = { .fd = -1, .bad_ver = -1, .model = -1 };
 		struct sim_node *x = &w->nodes[i];
 		struct bw_node row;
 
@@ -509,6 +517,8 @@ static inline void world_init(struct world *w, struct store *s, const char *cons
 		row.pool = pool->id;
 		row.update_domain = sp.ud;
 		row.fault_domain = sp.fd >= 0 ? sp.fd : INT_NULL;
+		if (sp.model >= 0)
+			snprintf(row.hw_model, sizeof(row.hw_model), "hw%d", sp.model);
 		if (sp.ver >= 0) {
 			row.installed_image = img.id;
 			snprintf(row.installed_version, sizeof(row.installed_version), "%s", vers[sp.ver]);
@@ -523,8 +533,10 @@ static inline void world_init(struct world *w, struct store *s, const char *cons
 		*x = (struct sim_node){
 			.id = row.id,
 			.zone = sp.zone,
+			.pool = pool->id,
 			.ud = sp.ud,
 			.fd = sp.fd,
+			.model = sp.model,
 			.flags = sp.flags,
 			.first_ver = sp.ver,
 			.bad_ver = sp.bad_ver,
@@ -541,6 +553,22 @@ static inline void world_init(struct world *w, struct store *s, const char *cons
 		};
 	}
 	assert_int_equal(store_tx_commit(s), 0);
+}
+
+/* Moves node i to pool (store id), as an operator's PATCH of its pool would, at any moment. */
+static inline void world_move(struct world *w, size_t i, int64_t pool)
+{
+	struct sim_node *n = &w->nodes[i];
+	struct bw_node row;
+	bool mask[64] = { false };
+
+	assert_true(model_node.n_fields <= ARRAY_SIZE(mask));
+	memset(&row, 0, sizeof(row));
+	row.id = n->id;
+	row.pool = pool;
+	mask[model_field(&model_node, "pool") - model_node.fields] = true;
+	assert_int_equal(store_update(w->s, &model_node, &row, mask, NULL), 0);
+	n->pool = pool;
 }
 
 static inline void world_free(struct world *w)
