@@ -34,6 +34,8 @@ static const char *const bmc_schemes[] = { "https", "http", NULL };
 static const char *const roles[] = { "viewer", "operator", "admin", NULL };
 static const char *const formats[] = { "tar", "raw", NULL };
 static const char *const compressions[] = { "none", "gzip", "zstd", "xz", NULL };
+static const char *const run_triggers[] = { "provision", "upgrade", "rollback", "manual", NULL };
+static const char *const run_states[] = { "queued", "running", "succeeded", "failed", "skipped", NULL };
 
 static const struct field site_fields[] = {
 	ID(struct bw_site),
@@ -111,6 +113,12 @@ static const struct field node_fields[] = {
 	F(struct bw_node, quarantined, FT_BOOL, 0, .def = false,
 	  .help = "out of rollouts after [orch] quarantine_after failed reimages in a row; false clears it"),
 	F(struct bw_node, reimage_failures, FT_INT, F_RO, .def = 0, .help = "reimages failed in a row"),
+	F(struct bw_node, ssh_user, FT_USER, 0, .def_str = "root", .help = "SSH user the extensions run as"),
+	F(struct bw_node, ssh_port, FT_INT, 0, .min = 1, .max = 65535, .def = 22, .help = "SSH port of the installed OS"),
+	F(struct bw_node, ssh_host_key, FT_TEXT, F_RO,
+	  .help = "SSH host key its agent reported this boot (the only one accepted)"),
+	F(struct bw_node, provision_after_ts, FT_TIME, F_RO,
+	  .help = "the extensions run again once the OS booted after this (none: not needed)"),
 	TIMES(struct bw_node),
 };
 
@@ -179,6 +187,73 @@ static const struct field image_version_fields[] = {
 	F(struct bw_image_version, signing_key, FT_TEXT, F_RO | F_LIST,
 	  .help = "id of the trusted key that verified its signature (empty: unsigned)"),
 	TIMES(struct bw_image_version),
+};
+
+static const struct field extension_fields[] = {
+	ID(struct bw_extension),
+	F(struct bw_extension, name, FT_NAME, F_REQUIRED | F_IMMUTABLE | F_LIST, .help = "extension name"),
+	F(struct bw_extension, description, FT_TEXT, F_LIST, .help = "free text"),
+	TIMES(struct bw_extension),
+};
+
+static const struct field extension_version_fields[] = {
+	ID(struct bw_extension_version),
+	F(struct bw_extension_version, extension, FT_REF, F_RO, .ref = &model_extension, .help = "extension"),
+	F(struct bw_extension_version, version, FT_VERSIONREF, F_RO | F_LIST, .help = "version (MAJOR.MINOR[.PATCH])"),
+	F(struct bw_extension_version, entry, FT_NAME, F_RO | F_LIST, .def_str = "run",
+	  .help = "the script run from the bundle's top directory"),
+	F(struct bw_extension_version, size, FT_INT, F_RO | F_LIST, .min = 0, .max = INT64_MAX,
+	  .help = "bytes of the bundle (uncompressed tar)"),
+	F(struct bw_extension_version, files, FT_INT, F_RO | F_LIST, .min = 0, .max = INT64_MAX,
+	  .help = "entries in the bundle"),
+	F(struct bw_extension_version, sha256, FT_SHA256, F_RO | F_LIST, .help = "sha256 of the bundle"),
+	F(struct bw_extension_version, artifact, FT_TEXT, F_RO | F_INTERNAL, .help = "stored file name"),
+	TIMES(struct bw_extension_version),
+};
+
+static const struct field pool_extension_fields[] = {
+	ID(struct bw_pool_extension),
+	F(struct bw_pool_extension, pool, FT_REF, F_RO, .ref = &model_pool, .help = "pool"),
+	F(struct bw_pool_extension, name, FT_NAME, F_REQUIRED | F_IMMUTABLE | F_LIST,
+	  .help = "extension (from the catalog)"),
+	F(struct bw_pool_extension, version, FT_VERSIONREF, F_REQUIRED | F_LIST, .help = "version the pool runs"),
+	F(struct bw_pool_extension, previous_version, FT_TEXT, F_RO | F_LIST,
+	  .help = "version it ran before the last upgrade"),
+	F(struct bw_pool_extension, provision_after, FT_TEXT, F_LIST,
+	  .help = "extensions of the pool that run before this one, comma-separated"),
+	F(struct bw_pool_extension, settings, FT_JSON, 0, .def_str = "{}",
+	  .help = "JSON object given to the script as settings.json"),
+	F(struct bw_pool_extension, auto_upgrade, FT_BOOL, F_LIST, .def = false,
+	  .help = "roll out new minor versions automatically"),
+	F(struct bw_pool_extension, timeout, FT_INT, 0, .min = 5, .max = 86400, .def = 600,
+	  .help = "seconds one run may take"),
+	F(struct bw_pool_extension, failed_version, FT_TEXT, F_RO | F_LIST,
+	  .help = "an automatic upgrade that was rolled back"),
+	F(struct bw_pool_extension, retry_after, FT_TIME, F_RO | F_LIST,
+	  .help = "when the failed upgrade is tried again"),
+	TIMES(struct bw_pool_extension),
+};
+
+static const struct field ext_run_fields[] = {
+	ID(struct bw_ext_run),
+	F(struct bw_ext_run, node, FT_REF, F_RO | F_LIST, .ref = &model_node, .help = "node"),
+	F(struct bw_ext_run, extension, FT_TEXT, F_RO | F_LIST, .help = "extension"),
+	F(struct bw_ext_run, version, FT_TEXT, F_RO | F_LIST, .help = "version"),
+	F(struct bw_ext_run, rollout_id, FT_INT, F_RO | F_NULLABLE, .min = 0, .max = INT64_MAX, .def = INT_NULL,
+	  .help = "rollout"),
+	F(struct bw_ext_run, trigger, FT_ENUM, F_RO | F_LIST, .values = run_triggers, .def_str = "provision",
+	  .help = "provision (after a reimage), upgrade, rollback or manual"),
+	F(struct bw_ext_run, state, FT_ENUM, F_RO | F_LIST, .values = run_states, .def_str = "queued",
+	  .help = "queued, running, succeeded, failed or skipped"),
+	F(struct bw_ext_run, exit_status, FT_INT, F_RO | F_NULLABLE | F_LIST, .min = INT64_MIN + 1,
+	  .max = INT64_MAX, .def = INT_NULL, .help = "exit status of the script"),
+	F(struct bw_ext_run, error, FT_TEXT, F_RO | F_LIST, .help = "why it failed"),
+	F(struct bw_ext_run, stdout_bytes, FT_INT, F_RO, .min = 0, .max = INT64_MAX, .help = "bytes on stdout"),
+	F(struct bw_ext_run, stderr_bytes, FT_INT, F_RO, .min = 0, .max = INT64_MAX, .help = "bytes on stderr"),
+	F(struct bw_ext_run, truncated, FT_BOOL, F_RO, .def = false, .help = "output longer than kept"),
+	F(struct bw_ext_run, created_at, FT_TIME, F_RO, .help = "queued"),
+	F(struct bw_ext_run, started_at, FT_TIME, F_RO, .help = "started"),
+	F(struct bw_ext_run, finished_at, FT_TIME, F_RO | F_LIST, .help = "finished"),
 };
 
 static const struct field token_fields[] = {
@@ -269,10 +344,17 @@ MODEL(model_discovered, "discovered", "discovered", struct bw_discovered, discov
 MODEL(model_lease, "lease", "leases", struct bw_lease, lease_fields, "mac", NULL);
 MODEL(model_event, "event", "events", struct bw_event, event_fields, "id", NULL);
 MODEL(model_task, "task", "tasks", struct bw_task, task_fields, "id", NULL);
+MODEL(model_extension, "extension", "extensions", struct bw_extension, extension_fields, "name", NULL);
+MODEL(model_extension_version, "extension-version", "extension_versions", struct bw_extension_version,
+      extension_version_fields, "version", "extension");
+MODEL(model_pool_extension, "pool-extension", "pool_extensions", struct bw_pool_extension, pool_extension_fields,
+      "name", "pool");
+MODEL(model_ext_run, "extension-run", "extension_runs", struct bw_ext_run, ext_run_fields, "id", NULL);
 
 const struct model *const models[] = {
 	&model_site, &model_zone,	   &model_rack,	 &model_image, &model_image_version,
-	&model_pool, &model_node,	   &model_token, &model_discovered, &model_lease, &model_event, &model_task, NULL,
+	&model_pool, &model_node,	   &model_token, &model_discovered, &model_lease, &model_event, &model_task,
+	&model_extension, &model_extension_version, &model_pool_extension, &model_ext_run, NULL,
 };
 
 const struct model *model_find(const char *name)

@@ -9,7 +9,8 @@
  * Storage of each field type inside the struct (at .offset):
  *   FT_NAME, FT_TEXT, FT_MAC, FT_HOST, FT_DEVPATH, FT_ENUM, FT_VERSIONREF,
  *   FT_PROBE, FT_USER, FT_DISKS, FT_SHA256,
- *   FT_IPV4, FT_WINDOWS                      char[.size] (FT_DISKS: a JSON array)
+ *   FT_IPV4, FT_WINDOWS, FT_JSON             char[.size] (FT_DISKS: a JSON array;
+ *                                            FT_JSON: a JSON object, compact)
  *   FT_INT, FT_TIME                          int64_t (INT_NULL when null)
  *   FT_BOOL                                  bool
  *   FT_REF                                   int64_t id of the referenced row, 0 = none
@@ -42,6 +43,7 @@ enum field_type {
 	FT_SHA256,     /* 64 hex digits */
 	FT_IPV4,       /* dotted quad, or "" for none */
 	FT_WINDOWS,    /* maintenance windows, lib/window.h */
+	FT_JSON,       /* a JSON object (extension settings) */
 	FT_INT,
 	FT_TIME, /* unix seconds; JSON RFC 3339 */
 	FT_BOOL,
@@ -92,6 +94,8 @@ struct bw_secret {
 #define BW_SECRET_PLAIN_MAX (BW_SECRET_MAX - 32)
 
 #define DESC_LEN 256
+#define SSH_KEY_LEN 768
+#define SETTINGS_LEN 4096
 #define DISKS_LEN 1024
 #define DISKS_MAX 16
 
@@ -150,6 +154,10 @@ struct bw_node {
 	int64_t last_heartbeat;
 	bool quarantined;         /* set by the orchestrator; an operator clears it */
 	int64_t reimage_failures; /* in a row */
+	char ssh_user[32];
+	int64_t ssh_port;
+	char ssh_host_key[SSH_KEY_LEN]; /* OpenSSH public key line its agent reported this boot */
+	int64_t provision_after_ts;     /* the extensions must run again once the OS booted after this (0: no) */
 	int64_t created_at, updated_at;
 };
 
@@ -234,6 +242,58 @@ struct bw_event {
 	int64_t ts;
 };
 
+/* A named provisioning script bundle (DESIGN.md, "Extensions"). */
+struct bw_extension {
+	int64_t id;
+	char name[NAME_MAX_LEN + 1];
+	char description[DESC_LEN];
+	int64_t created_at, updated_at;
+};
+
+/* One version of an extension: a tarball of its files, normalized at upload. */
+struct bw_extension_version {
+	int64_t id;
+	int64_t extension;
+	char version[VERSION_MAX_LEN + 1]; /* MAJOR.MINOR[.PATCH] */
+	char entry[NAME_MAX_LEN + 1];      /* the script run inside the bundle */
+	int64_t size, files;
+	char sha256[65];
+	char artifact[128];
+	int64_t created_at, updated_at;
+};
+
+/* An extension a pool runs, in provision_after order. */
+struct bw_pool_extension {
+	int64_t id;
+	int64_t pool;
+	char name[NAME_MAX_LEN + 1];        /* the extension */
+	char version[VERSION_MAX_LEN + 1];  /* what the pool runs */
+	char previous_version[VERSION_MAX_LEN + 1];
+	char provision_after[256];          /* names of extensions of the pool, comma-separated */
+	char settings[SETTINGS_LEN];        /* JSON object */
+	bool auto_upgrade;                  /* new minor versions roll out by themselves */
+	int64_t timeout;                    /* seconds per run */
+	char failed_version[VERSION_MAX_LEN + 1]; /* an upgrade that was rolled back */
+	int64_t retry_after;                /* not tried again before (0: any time) */
+	int64_t created_at, updated_at;
+};
+
+/* One run of one extension on one node. Its output is kept beside the row (store_ext_output). */
+struct bw_ext_run {
+	int64_t id;
+	int64_t node;
+	char extension[NAME_MAX_LEN + 1];
+	char version[VERSION_MAX_LEN + 1];
+	int64_t rollout_id;
+	char trigger[16];  /* provision | upgrade | rollback | manual */
+	char state[16];    /* queued | running | succeeded | failed | skipped */
+	int64_t exit_status;
+	char error[DESC_LEN];
+	int64_t stdout_bytes, stderr_bytes; /* written by the script in all */
+	bool truncated;                     /* more than [extensions] output_cap of either */
+	int64_t created_at, started_at, finished_at;
+};
+
 /* Work for the agent of one node: a reimage of one slot with one image version. */
 struct bw_task {
 	int64_t id;
@@ -251,7 +311,8 @@ struct bw_task {
 	int64_t created_at, updated_at, finished_at;
 };
 
-extern const struct model model_discovered, model_lease, model_event, model_task;
+extern const struct model model_discovered, model_lease, model_event, model_task, model_extension,
+	model_extension_version, model_pool_extension, model_ext_run;
 
 extern const struct model model_site, model_zone, model_rack, model_node, model_pool, model_image,
 	model_image_version, model_token;
@@ -272,7 +333,7 @@ static inline const void *field_cptr(const struct field *f, const void *obj)
 {
 	return (const char *)obj + f->offset;
 }
-static inline bool field_is_string(const struct field *f) { return f->type <= FT_WINDOWS; }
+static inline bool field_is_string(const struct field *f) { return f->type <= FT_JSON; }
 
 /* Fills obj with the defaults of every field (strings "", ints def). */
 void model_init(const struct model *m, void *obj);

@@ -131,6 +131,8 @@ static const char *type_name(enum field_type t)
 		return "true or false";
 	case FT_DISKS:
 		return "an array of device paths";
+	case FT_JSON:
+		return "a JSON object";
 	case FT_REF:
 		return "a name";
 	case FT_TIME:
@@ -258,6 +260,22 @@ static int decode_disks(const struct field *f, json_t *v, char *out, struct api_
 	return r;
 }
 
+/* A JSON object, kept compact with its keys sorted. */
+static int decode_json(const struct field *f, json_t *v, char *out, struct api_error *e)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!json_is_object(v))
+		return fail(e, 400, "wrong_type", f->name, "%s: expected a JSON object", f->name);
+	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return fail(e, 500, "internal", f->name, "%s: cannot encode", f->name);
+	if (strlen(text) >= f->size)
+		return fail(e, 422, "out_of_range", f->name, "%s: longer than %zu bytes as JSON", f->name, f->size - 1);
+	snprintf(out, f->size, "%s", text);
+	return 0;
+}
+
 int codec_decode_field(struct api *a, const struct field *f, json_t *v, void *obj, struct api_error *e)
 {
 	void *p = field_ptr(f, obj);
@@ -275,6 +293,8 @@ int codec_decode_field(struct api *a, const struct field *f, json_t *v, void *ob
 	}
 	if (f->type == FT_DISKS)
 		return decode_disks(f, v, p, e);
+	if (f->type == FT_JSON)
+		return decode_json(f, v, p, e);
 	if (field_is_string(f)) {
 		if (!json_is_string(v))
 			return fail(e, 400, "wrong_type", f->name, "%s: expected %s", f->name, type_name(f->type));
@@ -392,10 +412,10 @@ json_t *codec_encode(struct api *a, const struct model *m, const void *obj)
 
 		if (f->flags & F_INTERNAL)
 			continue;
-		if (f->type == FT_DISKS) {
+		if (f->type == FT_DISKS || f->type == FT_JSON) {
 			v = json_loads(p, 0, NULL);
 			if (!v)
-				v = json_array();
+				v = f->type == FT_DISKS ? json_array() : json_object();
 		} else if (field_is_string(f)) {
 			v = json_string(p);
 		} else {

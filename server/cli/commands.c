@@ -144,6 +144,17 @@ static json_t *flag_value(const struct field *f, const char *v)
 			json_array_append_new(a, json_string(t));
 		return a;
 	}
+	case FT_JSON: {
+		json_error_t je;
+		json_t *o = json_loads(v, 0, &je);
+		if (!json_is_object(o)) {
+			usage_error("--%s: expected a JSON object such as '{\"port\": 8080}'%s%s", f->name,
+				    o ? "" : ": ", o ? "" : je.text);
+			json_decref(o);
+			return NULL;
+		}
+		return o;
+	}
 	case FT_SECRET: {
 		json_t *s = read_secret(v);
 		if (!s)

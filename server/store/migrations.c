@@ -244,11 +244,93 @@ static const char schema_v5[] =
 	"ALTER TABLE pools ADD COLUMN canary_bake INTEGER NOT NULL DEFAULT 600;"
 	"ALTER TABLE pools ADD COLUMN maintenance_windows TEXT NOT NULL DEFAULT '';";
 
+/*
+ * v6: extensions (DESIGN.md, "Extensions"): the catalog, what each pool
+ * runs, every run on every node with its (bounded) output; custom data of
+ * pools and nodes for the NoCloud metadata; how to reach a node's SSH and
+ * the host key its agent reported; rollouts of one extension.
+ */
+static const char schema_v6[] =
+	"CREATE TABLE extensions ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" description TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL);"
+
+	"CREATE TABLE extension_versions ("
+	" id INTEGER PRIMARY KEY,"
+	" extension_id INTEGER NOT NULL REFERENCES extensions(id),"
+	" version TEXT NOT NULL,"
+	" entry TEXT NOT NULL DEFAULT 'run',"
+	" size INTEGER NOT NULL,"
+	" files INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" artifact TEXT NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" UNIQUE (extension_id, version));"
+
+	"CREATE TABLE pool_extensions ("
+	" id INTEGER PRIMARY KEY,"
+	" pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL REFERENCES extensions(name),"
+	" version TEXT NOT NULL,"
+	" previous_version TEXT NOT NULL DEFAULT '',"
+	" provision_after TEXT NOT NULL DEFAULT '',"
+	" settings TEXT NOT NULL DEFAULT '{}',"
+	" auto_upgrade INTEGER NOT NULL DEFAULT 0,"
+	" timeout INTEGER NOT NULL DEFAULT 600,"
+	" failed_version TEXT NOT NULL DEFAULT '',"
+	" retry_after INTEGER,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" UNIQUE (pool_id, name));"
+
+	"CREATE TABLE extension_runs ("
+	" id INTEGER PRIMARY KEY,"
+	" node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,"
+	" extension TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" rollout_id INTEGER,"
+	" trigger TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" exit_status INTEGER,"
+	" error TEXT NOT NULL DEFAULT '',"
+	" stdout_bytes INTEGER NOT NULL DEFAULT 0,"
+	" stderr_bytes INTEGER NOT NULL DEFAULT 0,"
+	" truncated INTEGER NOT NULL DEFAULT 0,"
+	" stdout BLOB,"
+	" stderr BLOB,"
+	" created_at INTEGER NOT NULL,"
+	" started_at INTEGER,"
+	" finished_at INTEGER);"
+	"CREATE INDEX extension_runs_node ON extension_runs(node_id, extension, id);"
+	"CREATE INDEX extension_runs_open ON extension_runs(state) WHERE state IN ('queued', 'running');"
+
+	"CREATE TABLE custom_data ("
+	" owner TEXT NOT NULL CHECK (owner IN ('pool', 'node')),"
+	" owner_id INTEGER NOT NULL,"
+	" data BLOB NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (owner, owner_id)) WITHOUT ROWID;"
+	"CREATE TRIGGER custom_data_pool_gone AFTER DELETE ON pools BEGIN"
+	" DELETE FROM custom_data WHERE owner = 'pool' AND owner_id = OLD.id; END;"
+	"CREATE TRIGGER custom_data_node_gone AFTER DELETE ON nodes BEGIN"
+	" DELETE FROM custom_data WHERE owner = 'node' AND owner_id = OLD.id; END;"
+
+	"ALTER TABLE nodes ADD COLUMN ssh_user TEXT NOT NULL DEFAULT 'root';"
+	"ALTER TABLE nodes ADD COLUMN ssh_port INTEGER NOT NULL DEFAULT 22;"
+	"ALTER TABLE nodes ADD COLUMN ssh_host_key TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN provision_after_ts INTEGER;"
+	"ALTER TABLE rollouts ADD COLUMN extension TEXT NOT NULL DEFAULT '';";
+
 const char *const store_migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 const int store_n_migrations = (int)ARRAY_SIZE(store_migrations);
