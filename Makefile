@@ -10,13 +10,15 @@
 # Every variant (release, asan) gets the same rules from one template, in its
 # own directory under build/, so both can be built by one make invocation.
 
+# `make` alone builds the binaries (the config.mk rule below would otherwise be the first target).
+.DEFAULT_GOAL := all
 VERSION := $(shell cat VERSION)
 CC ?= gcc
 PKG_CONFIG ?= pkg-config
 BUILD := build
 
 PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0 \
-	libarchive zlib libzstd libfreeipmi
+	libarchive zlib libzstd libfreeipmi libssh2
 
 # Library flags come from pkg-config once the Debian packages are in: the
 # rule below installs them (idempotently) and records the flags, and make
