@@ -11,11 +11,14 @@
 
 #define REPLY_MAX (64u << 20) /* a reply larger than this is refused */
 
+struct download;
+
 struct httpc {
 	CURL *curl;
 	char base[512];
 	char auth[256];
 	long timeout_s; /* of httpc_request, whole request */
+	struct download *dl; /* during httpc_download only */
 };
 
 struct httpc *httpc_new(const char *base, const char *token)
@@ -95,6 +98,31 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* httpc_download: a 2xx body goes to the sink, any other to the reply (an error to print). */
+struct download {
+	struct httpc *c;
+	struct httpc_reply *reply;
+	httpc_sink_fn sink;
+	void *ud;
+	int err; /* the sink's */
+};
+
+static size_t on_download(char *p, size_t size, size_t n, void *ud)
+{
+	struct download *d = ud;
+	long status = 0;
+	int r;
+
+	curl_easy_getinfo(d->c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300)
+		return on_data(p, size, n, d->reply);
+	if ((r = d->sink(p, size * n, d->ud)) < 0) {
+		d->err = r;
+		return 0;
+	}
+	return size * n;
+}
+
 struct progress {
 	httpc_progress_fn fn;
 	void *ud;
@@ -129,8 +157,13 @@ static int perform(struct httpc *c, const char *method, const char *path, struct
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, reply);
+	if (c->dl) {
+		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_download);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c->dl);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, reply);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, reply->err);
@@ -198,4 +231,23 @@ int httpc_upload(struct httpc *c, const char *path, FILE *f, uint64_t size, http
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 120L);
 	return perform(c, "PUT", path, hdrs, reply);
+}
+
+int httpc_download(struct httpc *c, const char *path, httpc_sink_fn sink, void *userdata, struct httpc_reply *reply)
+{
+	struct download d = { .c = c, .reply = reply, .sink = sink, .ud = userdata };
+	int r;
+
+	curl_easy_reset(c->curl);
+	/* Like an upload: stalled transfers fail, slow ones may take as long as they need. */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 120L);
+	c->dl = &d;
+	r = perform(c, "GET", path, NULL, reply);
+	c->dl = NULL;
+	if (d.err < 0) {
+		snprintf(reply->err, sizeof(reply->err), "cannot write the download: %s", strerror(-d.err));
+		return d.err;
+	}
+	return r;
 }

@@ -48,6 +48,18 @@ int httpc_request(struct httpc *c, const char *method, const char *path, json_t 
 int httpc_upload(struct httpc *c, const char *path, FILE *f, uint64_t size, httpc_progress_fn progress,
 		 void *userdata, struct httpc_reply *reply);
 
+/* Receives a downloaded body piece by piece; a negative return stops the download. */
+typedef int (*httpc_sink_fn)(const void *buf, size_t len, void *userdata);
+
+/*
+ * GET of path whose body, when the status is 2xx, goes to sink as it
+ * arrives (any size, never held in memory); any other status fills reply
+ * as httpc_request does. Returns 0 when a reply came (check reply->status:
+ * a 2xx body may still have been cut off, then reply->err says so), -EIO
+ * when none did, or the sink's error. Release reply with httpc_reply_clear.
+ */
+int httpc_download(struct httpc *c, const char *path, httpc_sink_fn sink, void *userdata, struct httpc_reply *reply);
+
 void httpc_reply_clear(struct httpc_reply *reply);
 
 /* Percent-escapes s for a path segment or query value; caller frees. */
