@@ -326,7 +326,9 @@ static void test_render_active(void **state)
 {
 	const struct ipxe_templates *t = *state;
 	struct ipxe_vars v = typical();
-	char *text;
+	struct agent_boot b;
+	const char *bad = NULL;
+	char *text, kernel[1024];
 
 	text = render_ok(t, IPXE_ACTIVE, &v);
 	check_common(text);
@@ -334,13 +336,19 @@ static void test_render_active(void **state)
 	/* The token of an active boot is its heartbeat token (routes_boot.c mints one per boot). */
 	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-a rw "
 			  CMDLINE " bootwave.server=" SERVER " bootwave.node=web-1 bootwave.hbtoken=" TOKEN
-			  " || goto retry");
+			  " ds=nocloud;s=" SERVER "/nocloud/" TOKEN "/;dsmode=net || goto retry");
 	expect_line(text, "initrd --name initrd " SERVER "/boot/images/debian/12.5/initrd || goto retry");
 	expect_line(text, "boot || goto retry");
 	expect_line(text, "echo bootwave: loading the OS failed; asking again in 30 s");
 	expect_line(text, "sleep 30");
 	expect_line(text, CHAIN);
 	assert_null(strstr(text, "bootwave.token=")); /* the one-time token goes to the agent only */
+	/* The heartbeat agent of the OS still reads its token beside cloud-init's NoCloud seed. */
+	line_starting(text, "kernel ", kernel, sizeof(kernel));
+	memset(&b, 0, sizeof(b));
+	if (agent_cmdline_parse(kernel, strlen(kernel), &b, &bad) != 0)
+		fail_msg("the agent refuses the kernel line (%s): %s", bad ? bad : "?", kernel);
+	assert_string_equal(b.hbtoken, TOKEN);
 	free(text);
 
 	v.slot = "b";
@@ -348,7 +356,7 @@ static void test_render_active(void **state)
 	text = render_ok(t, IPXE_ACTIVE, &v);
 	expect_line(text, "kernel " SERVER "/boot/images/debian/12.5/kernel initrd=initrd root=PARTLABEL=bw-os-b rw "
 			  CMDLINE " bootwave.server=" SERVER " bootwave.node=web-1 bootwave.hbtoken=" TOKEN
-			  " || goto retry");
+			  " ds=nocloud;s=" SERVER "/nocloud/" TOKEN "/;dsmode=net || goto retry");
 	expect_line(text, "sleep 5");
 	expect_line(text, "echo bootwave: loading the OS failed; asking again in 5 s");
 	assert_null(strstr(text, "bw-os-a"));
