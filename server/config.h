@@ -28,6 +28,7 @@ struct config {
 	int64_t threads;
 	int64_t max_body;   /* bytes of a JSON request body */
 	int64_t max_upload; /* bytes of one image artifact */
+	int64_t max_custom_data; /* bytes of the custom data of one pool or node */
 	int64_t page_size, max_page_size;
 	bool metrics_auth;
 	/* [store] */
@@ -36,6 +37,12 @@ struct config {
 	char image_dir[CONFIG_PATH_MAX];
 	char trusted_keys[CONFIG_PATH_MAX]; /* directory of Ed25519 public keys (*.pem) */
 	int64_t max_content;                /* bytes an image may expand to */
+	/* [extensions] (catalog: server/api/routes_extensions.c) */
+	char ext_dir[CONFIG_PATH_MAX];      /* published bundles, <ext_dir>/<name>/<version>.tar */
+	int64_t ext_max_bundle;             /* bytes of an upload, of its content and of its normalized tar */
+	int64_t ext_workers;                /* nodes whose extensions run at once (server/api/ext_runner.c) */
+	int64_t ext_output_cap;             /* bytes of stdout and of stderr kept per run */
+	int64_t ext_retry_interval;         /* seconds before a rolled-back automatic upgrade is tried again */
 	/* [agent] */
 	int64_t slot_size;        /* bytes of each OS slot in a layout the agent creates */
 	bool data_partition;      /* ... followed by bw-data */

@@ -18,6 +18,8 @@ struct agent_opts {
 	const char *probe;    /* shell command, or http(s):// URL, or NULL */
 	unsigned grace;       /* seconds of Initializing before a failing probe counts */
 	bool once;            /* one heartbeat, then exit */
+	const char *host_key; /* OpenSSH public host key file reported to the server (NULL: the usual places) */
+	const char *authorized_keys; /* where the appliance's SSH key is installed (NULL: not installed) */
 };
 
 /* Exit status: 0 written and reported, 1 failed (reported if it could be), 2 bad usage or parameters. */

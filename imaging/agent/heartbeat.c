@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,12 +79,68 @@ static void read_line(const char *path, char *buf, size_t size)
 	}
 }
 
+/* The first line of the host key file, if it looks like an OpenSSH public key ("type base64 ..."). */
+static void host_key_of(const struct agent_opts *o, char *buf, size_t size)
+{
+	static const char *const usual[] = { "/etc/ssh/ssh_host_ed25519_key.pub",
+					     "/etc/dropbear/dropbear_ed25519_host_key.pub", NULL };
+	_cleanup_free_ char *text = NULL;
+	size_t len, n;
+
+	buf[0] = '\0';
+	for (size_t i = 0; (o->host_key ? i == 0 : usual[i] != NULL); i++) {
+		if (read_file(o->host_key ? o->host_key : usual[i], 16 * 1024, &text, &len) == 0)
+			break;
+	}
+	if (!text)
+		return;
+	n = strcspn(text, "\r\n");
+	if (n >= size || (strncmp(text, "ssh-", 4) != 0 && strncmp(text, "ecdsa-", 6) != 0))
+		return;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+}
+
+/*
+ * Adds line (the appliance's public key, as the server sent it) to the
+ * authorized_keys file when it is not there yet. The file and its directory
+ * are made private, as sshd and dropbear require.
+ */
+static void authorize(const char *path, const char *line)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!path || !line || !*line || strchr(line, '\n') || (strncmp(line, "ssh-", 4) != 0 && strncmp(line, "ecdsa-", 6) != 0))
+		return;
+	if (read_file(path, 1024 * 1024, &text, &len) == 0 && strstr(text, line))
+		return;
+	dir = strdup(path);
+	if (dir && strrchr(dir, '/')) {
+		*strrchr(dir, '/') = '\0';
+		if (*dir && mkdir(dir, 0700) < 0 && errno != EEXIST)
+			fprintf(stderr, "bootwave-agent: cannot make %s: %s\n", dir, strerror(errno));
+	}
+	f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, "bootwave-agent: cannot add the appliance's key to %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fchmod(fileno(f), 0600);
+	fprintf(f, "%s%s\n", len && text[len - 1] != '\n' ? "\n" : "", line);
+	if (fclose(f) != 0)
+		fprintf(stderr, "bootwave-agent: cannot write %s: %s\n", path, strerror(errno));
+	else
+		fprintf(stderr, "bootwave-agent: the appliance's SSH key is now in %s\n", path);
+}
+
 int agent_heartbeat(const struct agent_opts *o)
 {
 	struct agent_boot boot;
 	struct httpc *hc;
 	_cleanup_free_ char *text = NULL;
-	char version[64], boot_id[64];
+	char version[64], boot_id[64], host_key[768];
 	const char *bad = NULL, *state = "Initializing";
 	unsigned interval = o->interval ? o->interval : 15;
 	time_t start = time(NULL);
@@ -114,16 +171,23 @@ int agent_heartbeat(const struct agent_opts *o)
 			state = "Healthy";
 		else if (passed_once || (unsigned)(time(NULL) - start) >= o->grace)
 			state = "Unhealthy";
+		/* Read every time: the key may be made after the agent started. */
+		host_key_of(o, host_key, sizeof(host_key));
 		body = json_pack("{s:s, s:s, s:s}", "state", state, "version", version, "boot_id", boot_id);
+		if (body && host_key[0])
+			json_object_set_new(body, "ssh_host_key", json_string(host_key));
 		r = body ? httpc_request(hc, "POST", "/api/v1/agent/heartbeat", body, &rep) : -ENOMEM;
 		json_decref(body);
 		if (r < 0)
 			fprintf(stderr, "bootwave-agent: heartbeat (%s) not sent: %s\n", state, rep.err);
 		else if (rep.status != 200)
 			fprintf(stderr, "bootwave-agent: heartbeat (%s): HTTP %ld\n", state, rep.status);
-		else if (!o->interval && json_is_integer(json_object_get(rep.json, "interval")) &&
-			 json_integer_value(json_object_get(rep.json, "interval")) > 0)
-			interval = (unsigned)json_integer_value(json_object_get(rep.json, "interval"));
+		else {
+			if (!o->interval && json_is_integer(json_object_get(rep.json, "interval")) &&
+			    json_integer_value(json_object_get(rep.json, "interval")) > 0)
+				interval = (unsigned)json_integer_value(json_object_get(rep.json, "interval"));
+			authorize(o->authorized_keys, json_string_value(json_object_get(rep.json, "ssh_authorized_key")));
+		}
 		httpc_reply_clear(&rep);
 		if (o->once)
 			break;

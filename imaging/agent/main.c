@@ -17,7 +17,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: bootwave-agent [--cmdline FILE] boot-params\n"
 		   "       bootwave-agent [--cmdline FILE] [--devroot DIR] [--no-reboot] [--retry SECONDS] reimage\n"
 		   "       bootwave-agent [--cmdline FILE] [--interval SECONDS] [--probe COMMAND|URL] [--grace SECONDS]\n"
-		   "                      [--once] heartbeat\n"
+		   "                      [--host-key FILE] [--authorized-keys FILE] [--once] heartbeat\n"
 		   "       bootwave-agent --version\n"
 		   "  boot-params  print the bootwave.* parameters of the kernel command line\n"
 		   "  reimage      fetch this node's task, write the image to its slot, report, reboot\n"
@@ -29,7 +29,12 @@ static void usage(FILE *f)
 		   "  --interval   seconds between heartbeats (default: as the server says, else 15)\n"
 		   "  --probe      health probe: a shell command (exit 0 = healthy) or an http(s) URL (2xx)\n"
 		   "  --grace      seconds a failing probe still counts as Initializing (default 120)\n"
-		   "  --once       send one heartbeat and exit\n");
+		   "  --once       send one heartbeat and exit\n"
+		   "  --host-key   the OS's SSH public host key to report, so that bootwaved accepts only it\n"
+		   "               (default: /etc/ssh/ssh_host_ed25519_key.pub, then\n"
+		   "               /etc/dropbear/dropbear_ed25519_host_key.pub)\n"
+		   "  --authorized-keys  install the appliance's SSH key (sent with the heartbeat answer) in FILE,\n"
+		   "               so that it can run the pool's extensions (default: not installed)\n");
 }
 
 static int boot_params(const char *path)
@@ -72,6 +77,7 @@ int main(int argc, char **argv)
 		{ "no-reboot", no_argument, NULL, 'n' },     { "retry", required_argument, NULL, 'r' },
 		{ "interval", required_argument, NULL, 'i' }, { "probe", required_argument, NULL, 'p' },
 		{ "grace", required_argument, NULL, 'g' },   { "once", no_argument, NULL, 'o' },
+		{ "host-key", required_argument, NULL, 'k' }, { "authorized-keys", required_argument, NULL, 'a' },
 		{ "version", no_argument, NULL, 'V' },       { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -85,6 +91,8 @@ int main(int argc, char **argv)
 		case 'n': o.no_reboot = true; break;
 		case 'o': o.once = true; break;
 		case 'p': o.probe = optarg; break;
+		case 'k': o.host_key = optarg; break;
+		case 'a': o.authorized_keys = optarg; break;
 		case 'r':
 		case 'i':
 		case 'g':

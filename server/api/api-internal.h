@@ -45,6 +45,10 @@ struct ipxe_templates;
 
 struct hw_target;
 struct orch_rt;
+struct ext_runner;
+
+/* The address of a node: its reservation, else its DHCP lease, else "". */
+void api_node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size);
 
 struct api {
 	struct MHD_Daemon *mhd;
@@ -57,6 +61,8 @@ struct api {
 	struct sign_keyring keys;         /* [images] trusted_keys */
 	struct bmc_pool *bmc;             /* out-of-band jobs (hw/bmc.h) */
 	struct orch_rt *orch;             /* rollouts (orch_env.h) */
+	struct ext_runner *runner;        /* extension runs (ext_runner.h) */
+	char ssh_pubkey[SSH_KEY_LEN];     /* the appliance's SSH public key (sshkey.h); "" if none */
 };
 
 struct request {
@@ -158,6 +164,10 @@ int inventory_list_filtered(struct request *r, const struct model *m, const stru
 /* GET /api/v1/nodes/<name>/<route->model plural>: rows of route->model whose "node" is that node, paginated. */
 int inventory_list_of_node(struct request *r);
 
+/* routes_extruns.c */
+int extruns_output(struct request *r);
+int extruns_run(struct request *r);
+
 /* Images and versions (routes_images.c). */
 int images_version_list(struct request *r);
 int images_version_get(struct request *r);
@@ -217,6 +227,15 @@ int agent_hello(struct request *r);
 /* Tokens (routes_tokens.c). */
 int tokens_create(struct request *r);
 int whoami(struct request *r);
+
+/* Custom data of pools and nodes (route->model says which), and the NoCloud seed (routes_meta.c). */
+int custom_data_begin(struct request *r);
+int custom_data_chunk(struct request *r, const char *data, size_t len);
+int custom_data_put(struct request *r);
+void custom_data_done(struct request *r, bool completed);
+int custom_data_get(struct request *r);
+int custom_data_delete(struct request *r);
+int nocloud_file(struct request *r);
 
 /* ---- metrics (metrics.c) ---- */
 

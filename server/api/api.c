@@ -10,6 +10,8 @@
  */
 #include "api-internal.h"
 #include "orch_env.h"
+#include "ext_runner.h"
+#include "sshkey.h"
 
 #include "bmc.h"
 
@@ -22,6 +24,7 @@
 
 #include "auth.h"
 #include "ipxe.h"
+#include "routes_extensions.h"
 
 #define R(meth, pat, role_, body_, ...) { .method = meth, .pattern = pat, .role = role_, .body = body_, __VA_ARGS__ }
 #define INVENTORY(plural, model_)                                                                  \
@@ -62,6 +65,16 @@ static const struct route routes[] = {
 	INVENTORY("nodes", model_node),
 	INVENTORY("pools", model_pool),
 	INVENTORY("images", model_image),
+	R("GET", "/api/v1/pools/{}/extensions", ROLE_VIEWER, BODY_NONE, .model = &model_pool_extension,
+	  .handler = inventory_list),
+	R("POST", "/api/v1/pools/{}/extensions", ROLE_OPERATOR, BODY_JSON, .model = &model_pool_extension,
+	  .handler = inventory_create),
+	R("GET", "/api/v1/pools/{}/extensions/{}", ROLE_VIEWER, BODY_NONE, .model = &model_pool_extension,
+	  .handler = inventory_get),
+	R("PATCH", "/api/v1/pools/{}/extensions/{}", ROLE_OPERATOR, BODY_JSON, .model = &model_pool_extension,
+	  .handler = inventory_update),
+	R("DELETE", "/api/v1/pools/{}/extensions/{}", ROLE_OPERATOR, BODY_NONE, .model = &model_pool_extension,
+	  .handler = inventory_delete),
 	R("GET", "/api/v1/images/{}/versions", ROLE_VIEWER, BODY_NONE, .handler = images_version_list),
 	R("GET", "/api/v1/images/{}/versions/{}", ROLE_VIEWER, BODY_NONE, .handler = images_version_get),
 	R("PUT", "/api/v1/images/{}/versions/{}", ROLE_OPERATOR, BODY_STREAM, .begin = images_upload_begin,
@@ -72,6 +85,14 @@ static const struct route routes[] = {
 	  .handler = images_version_download),
 	R("HEAD", "/api/v1/images/{}/versions/{}/artifact", ROLE_VIEWER, BODY_NONE,
 	  .handler = images_version_download),
+	INVENTORY("extensions", model_extension),
+	R("GET", "/api/v1/extensions/{}/versions", ROLE_VIEWER, BODY_NONE, .handler = ext_version_list),
+	R("GET", "/api/v1/extensions/{}/versions/{}", ROLE_VIEWER, BODY_NONE, .handler = ext_version_get),
+	R("PUT", "/api/v1/extensions/{}/versions/{}", ROLE_OPERATOR, BODY_STREAM, .begin = ext_upload_begin,
+	  .chunk = ext_upload_chunk, .handler = ext_upload_end, .done = ext_upload_done),
+	R("DELETE", "/api/v1/extensions/{}/versions/{}", ROLE_OPERATOR, BODY_NONE, .handler = ext_version_delete),
+	R("GET", "/api/v1/extensions/{}/versions/{}/bundle", ROLE_VIEWER, BODY_NONE, .handler = ext_version_download),
+	R("HEAD", "/api/v1/extensions/{}/versions/{}/bundle", ROLE_VIEWER, BODY_NONE, .handler = ext_version_download),
 	R("GET", "/api/v1/tokens", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_list),
 	R("POST", "/api/v1/tokens", ROLE_ADMIN, BODY_JSON, .model = &model_token, .handler = tokens_create),
 	R("GET", "/api/v1/tokens/{}", ROLE_ADMIN, BODY_NONE, .model = &model_token, .handler = inventory_get),
@@ -91,6 +112,21 @@ static const struct route routes[] = {
 	R("GET", "/api/v1/pools/{}/rollout", ROLE_VIEWER, BODY_NONE, .handler = rollout_current),
 	R("GET", "/api/v1/pools/{}/rollouts", ROLE_VIEWER, BODY_NONE, .handler = rollout_history),
 	R("GET", "/api/v1/rollouts/{}", ROLE_VIEWER, BODY_NONE, .handler = rollout_get),
+	R("GET", "/api/v1/pools/{}/custom-data", ROLE_VIEWER, BODY_NONE, .model = &model_pool, .handler = custom_data_get),
+	R("PUT", "/api/v1/pools/{}/custom-data", ROLE_OPERATOR, BODY_STREAM, .model = &model_pool,
+	  .begin = custom_data_begin, .chunk = custom_data_chunk, .handler = custom_data_put, .done = custom_data_done),
+	R("DELETE", "/api/v1/pools/{}/custom-data", ROLE_OPERATOR, BODY_NONE, .model = &model_pool,
+	  .handler = custom_data_delete),
+	R("GET", "/api/v1/nodes/{}/custom-data", ROLE_VIEWER, BODY_NONE, .model = &model_node, .handler = custom_data_get),
+	R("PUT", "/api/v1/nodes/{}/custom-data", ROLE_OPERATOR, BODY_STREAM, .model = &model_node,
+	  .begin = custom_data_begin, .chunk = custom_data_chunk, .handler = custom_data_put, .done = custom_data_done),
+	R("DELETE", "/api/v1/nodes/{}/custom-data", ROLE_OPERATOR, BODY_NONE, .model = &model_node,
+	  .handler = custom_data_delete),
+	R("POST", "/api/v1/nodes/{}/extensions/run", ROLE_OPERATOR, BODY_JSON_OPT, .handler = extruns_run),
+	R("GET", "/api/v1/nodes/{}/extension-runs", ROLE_VIEWER, BODY_NONE, .model = &model_ext_run,
+	  .handler = inventory_list_of_node),
+	R("GET", "/api/v1/extension-runs/{}", ROLE_VIEWER, BODY_NONE, .model = &model_ext_run, .handler = inventory_get),
+	R("GET", "/api/v1/extension-runs/{}/output", ROLE_VIEWER, BODY_NONE, .handler = extruns_output),
 	R("GET", "/api/v1/tasks/{}", ROLE_VIEWER, BODY_NONE, .model = &model_task, .handler = inventory_get),
 	R("GET", "/api/v1/discovered", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_list),
 	R("GET", "/api/v1/discovered/{}", ROLE_VIEWER, BODY_NONE, .model = &model_discovered, .handler = inventory_get),
@@ -116,6 +152,11 @@ static const struct route routes[] = {
 	R("HEAD", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file),
 	R("GET", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
 	R("HEAD", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
+	/* cloud-init in the installed OS: the heartbeat token in the path, checked by the handler. */
+	R("GET", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
+	R("HEAD", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
+	R("GET", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
+	R("HEAD", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
 };
 
 /* ---- replies ---- */
@@ -558,7 +599,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	metrics_count(a->metrics, r->method, r->route ? r->route->pattern : "unmatched",
 		      r->replied ? r->status : 499);
 	log_msg(r->status >= 500 || !r->replied ? LOG_WARN_ : LOG_DEBUG_, NULL,
-		"%s %s %u %.1fms token=%s%s", r->method, r->path, r->replied ? r->status : 499, ms,
+		"%s %s %u %.1fms token=%s%s", r->method,
+		/* A NoCloud path holds a heartbeat token: log the route's pattern instead. */
+		strncmp(r->path, "/nocloud/", 9) != 0 ? r->path : r->route ? r->route->pattern : "/nocloud/...",
+		r->replied ? r->status : 499, ms,
 		r->token.name[0] ? r->token.name : "-",
 		toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	if (r->pending)
@@ -603,6 +647,8 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		goto fail;
 	if ((r = images_cleanup(a)) < 0)
 		goto fail;
+	if ((r = ext_cleanup(a)) < 0)
+		goto fail;
 	{
 		char why[CONFIG_PATH_MAX + 128];
 		if ((r = sign_keyring_load_dir(cfg->trusted_keys, &a->keys, why, sizeof(why))) < 0) {
@@ -634,6 +680,16 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 				      .idle_close_ms = (unsigned)cfg->bmc_idle_close * 1000 };
 	if ((r = bmc_pool_new(&limits, &a->bmc)) < 0) {
 		log_error("api: cannot start the BMC workers: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = sshkey_ensure(cfg->state_dir, a->ssh_pubkey, sizeof(a->ssh_pubkey))) < 0) {
+		log_error("extensions: cannot make or read the appliance's SSH key in %s: %s", cfg->state_dir,
+			  strerror(-r));
+		goto fail;
+	}
+	log_info("extensions: the appliance's SSH key is %s/%s", cfg->state_dir, SSHKEY_PUB_FILE);
+	if ((r = ext_runner_start(a, &a->runner)) < 0) {
+		log_error("api: cannot start the extension runner: %s", strerror(-r));
 		goto fail;
 	}
 	if ((r = orch_rt_start(a, &a->orch)) < 0) {
@@ -681,6 +737,7 @@ void api_stop(struct api *a)
 	/* Suspended requests wait for their BMC jobs: finish those (each is
 	 * bounded by the BMC timeouts) so MHD can close every connection. */
 	orch_rt_stop(a->orch);
+	ext_runner_stop(a->runner);
 	bmc_pool_free(a->bmc);
 	orch_rt_free(a->orch);
 	if (a->mhd)

@@ -30,6 +30,9 @@
 #include "orch.h"
 #include "orch_env.h"
 
+#include "ext_runner.h"
+#include "extorder.h"
+
 /* What the BMC last said of a node being upgraded. */
 struct hstate {
 	int64_t node;
@@ -350,7 +353,7 @@ static void *prober(void *arg)
 }
 
 /* The node's address: its reservation, else its DHCP lease; "" when unknown. */
-static void node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size)
+void api_node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size)
 {
 	struct bw_lease l;
 
@@ -372,7 +375,7 @@ static void probe_view(struct orch_rt *rt, const struct bw_pool *pool, const str
 
 	if (!spec[0])
 		return;
-	node_ip(rt->a, n, ip, sizeof(ip));
+	api_node_ip(rt->a, n, ip, sizeof(ip));
 	if (!ip[0] && (strncmp(spec, "tcp:", 4) == 0 || strstr(spec, "{ip}"))) {
 		ob->probe = OC_FAILED;
 		snprintf(ob->probe_why, sizeof(ob->probe_why), "no address known (no reservation, no lease)");
@@ -438,6 +441,99 @@ static enum orch_hb hb_of(const struct bw_node *n, const struct bw_pool *p, int6
 	return OHB_UNKNOWN;
 }
 
+struct ext_fold {
+	const struct bw_pool_extension *pe;
+	size_t n;
+	bool seen[EXTORDER_MAX];
+	bool failed, running;
+};
+
+static int ext_fold_one(const char *extension, const char *version, const char *state, void *ud)
+{
+	struct ext_fold *f = ud;
+	(void)version;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!str_eq(f->pe[i].name, extension))
+			continue;
+		f->seen[i] = true;
+		f->failed |= str_eq(state, "failed") || str_eq(state, "skipped");
+		f->running |= str_eq(state, "queued") || str_eq(state, "running");
+	}
+	return 0;
+}
+
+/*
+ * The extensions of a node's provisioning since `since`: none in the pool,
+ * pending while its provisioning is due or runs, failed when the last run
+ * of any failed (or was skipped), passed when every one's last run
+ * succeeded. A rollback boots a slot that ran them already: not checked.
+ */
+static enum orch_check ext_view(struct api *a, const struct orch_req *q, const struct bw_node *n, int64_t since)
+{
+	_cleanup_free_ struct bw_pool_extension *pe = NULL;
+	struct ext_fold f = { .n = 0 };
+
+	if (q->slot || store_pool_has_extensions(a->store, q->pool->id) != 1)
+		return OC_NONE;
+	if (n->provision_after_ts)
+		return OC_PENDING;
+	pe = calloc(EXTORDER_MAX, sizeof(*pe));
+	if (!pe || store_pool_extensions(a->store, q->pool->id, pe, EXTORDER_MAX, &f.n) < 0)
+		return OC_PENDING;
+	f.pe = pe;
+	if (store_ext_runs_summary(a->store, n->id, since, ext_fold_one, &f) < 0)
+		return OC_PENDING;
+	if (f.failed)
+		return OC_FAILED;
+	for (size_t i = 0; i < f.n; i++)
+		if (!f.seen[i])
+			return OC_PENDING;
+	return f.running ? OC_PENDING : OC_PASSED;
+}
+
+/* A rollout of an extension: the run of q->version since q->since, and what the node runs (orch.h). */
+static void ext_observe(struct api *a, const struct orch_req *q, const struct bw_node *n, struct orch_obs *ob)
+{
+	struct bw_ext_run run;
+
+	ob->image = q->image;
+	if (store_ext_run_find(a->store, n->id, q->extension, NULL, "succeeded", 0, &run) == 0)
+		snprintf(ob->version, sizeof(ob->version), "%s", run.version);
+	ob->extensions = OC_NONE;
+	if (q->since <= 0 || store_ext_run_find(a->store, n->id, q->extension, q->version, NULL, q->since, &run) < 0)
+		return;
+	if (str_eq(run.state, "succeeded"))
+		ob->task = OT_WRITTEN;
+	else if (str_eq(run.state, "failed") || str_eq(run.state, "skipped")) {
+		ob->task = OT_FAILED;
+		snprintf(ob->task_reason, sizeof(ob->task_reason), "%s", run.error);
+	} else
+		ob->task = OT_WRITING;
+}
+
+/* Queues one run of q->extension@q->version on the node, unless one since q->since is queued, running or done. */
+static int ext_queue(struct orch_rt *rt, const struct orch_req *q, const char *trigger, char *err, size_t size)
+{
+	struct api *a = rt->a;
+	struct bw_ext_run run;
+
+	if (store_ext_run_find(a->store, q->node, q->extension, q->version, NULL, q->since, &run) == 0 &&
+	    !str_eq(run.state, "failed") && !str_eq(run.state, "skipped"))
+		return 0;
+	model_init(&model_ext_run, &run);
+	run.node = q->node;
+	snprintf(run.extension, sizeof(run.extension), "%s", q->extension);
+	snprintf(run.version, sizeof(run.version), "%s", q->version);
+	snprintf(run.trigger, sizeof(run.trigger), "%s", trigger);
+	run.rollout_id = q->rollout;
+	if (store_insert(a->store, &model_ext_run, &run, NULL) < 0) {
+		snprintf(err, size, "store failed queueing the run");
+		return -EIO;
+	}
+	ext_runner_poke(a->runner);
+	return 0;
+}
+
 static void env_observe(void *ctx, const struct orch_req *q, struct orch_obs *ob)
 {
 	struct orch_rt *rt = ctx;
@@ -452,6 +548,14 @@ static void env_observe(void *ctx, const struct orch_req *q, struct orch_obs *ob
 		return;
 	ob->hb = hb_of(&n, q->pool, now);
 	ob->hb_at = n.last_heartbeat == INT_NULL ? 0 : n.last_heartbeat;
+	if (q->extension) {
+		ext_observe(a, q, &n, ob);
+		if (q->since > 0) {
+			bmc_view(rt, &n, q->since, ob);
+			probe_view(rt, q->pool, &n, q->since, ob);
+		}
+		return;
+	}
 	/* Heartbeats come from the slot booted: the pending one until it is committed. */
 	pending = !str_eq(n.pending_slot, "none") && str_eq(n.state, "waiting_health");
 	ob->image = pending ? n.pending_image : n.installed_image;
@@ -472,7 +576,7 @@ static void env_observe(void *ctx, const struct orch_req *q, struct orch_obs *ob
 		}
 		bmc_view(rt, &n, q->since, ob);
 	}
-	ob->extensions = OC_NONE;
+	ob->extensions = ext_view(a, q, &n, q->since);
 	ob->probe = OC_NONE;
 	if (q->since > 0)
 		probe_view(rt, q->pool, &n, q->since, ob);
@@ -489,6 +593,8 @@ static int env_reimage(void *ctx, const struct orch_req *q, char *err, size_t si
 	char who[48];
 	int rc;
 
+	if (q->extension)
+		return ext_queue(rt, q, "upgrade", err, size);
 	if (store_get(a->store, &model_node, q->node, &n) < 0 || store_get(a->store, &model_image, q->image, &img) < 0 ||
 	    store_get_by_key(a->store, &model_image_version, q->image, q->version, &v) < 0) {
 		snprintf(err, size, "node, image or version %s is gone", q->version);
@@ -510,9 +616,11 @@ static int env_rollback(void *ctx, const struct orch_req *q, char *err, size_t s
 	struct orch_rt *rt = ctx;
 	struct api *a = rt->a;
 	struct bw_node n;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 	int rc;
 
+	if (q->extension)
+		return ext_queue(rt, q, "rollback", err, size);
 	if (store_get(a->store, &model_node, q->node, &n) < 0) {
 		snprintf(err, size, "the node is gone");
 		return -ENOENT;
@@ -525,11 +633,13 @@ static int env_rollback(void *ctx, const struct orch_req *q, char *err, size_t s
 	n.pending_image = 0;
 	n.pending_version[0] = '\0';
 	snprintf(n.health, sizeof(n.health), "Unknown");
+	/* The previous slot ran its extensions already: the new one's provisioning is off. */
+	n.provision_after_ts = 0;
 	for (size_t i = 0; i < model_node.n_fields; i++) {
 		const char *f = model_node.fields[i].name;
 		mask[i] = str_eq(f, "active_slot") || str_eq(f, "installed_image") || str_eq(f, "installed_version") ||
 			  str_eq(f, "pending_slot") || str_eq(f, "pending_image") || str_eq(f, "pending_version") ||
-			  str_eq(f, "health");
+			  str_eq(f, "health") || str_eq(f, "provision_after_ts");
 	}
 	if ((rc = store_tx_begin(a->store)) < 0) {
 		snprintf(err, size, "store failed");
@@ -582,7 +692,8 @@ int orch_rt_start(struct api *a, struct orch_rt **ret)
 	struct orch_env env = { .now = env_now, .observe = env_observe, .reimage = env_reimage, .rollback = env_rollback };
 	struct orch_config oc = { .reimage_timeout = a->cfg->orch_reimage_timeout,
 				  .quarantine_after = a->cfg->orch_quarantine_after,
-				  .rollout_timeout = a->cfg->orch_rollout_timeout };
+				  .rollout_timeout = a->cfg->orch_rollout_timeout,
+				  .ext_retry_interval = a->cfg->ext_retry_interval };
 	int r;
 
 	if (!rt)

@@ -16,6 +16,7 @@
  * node; nothing in a body can make it act on another node or task.
  */
 #include "api-internal.h"
+#include "sshkey.h"
 
 #include <arpa/inet.h>
 
@@ -403,12 +404,16 @@ int agent_result(struct request *r)
 		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
 	rc = store_update(a->store, &model_task, &t, mask, NULL);
 	if (rc == 0 && ok) {
-		bool nmask[64] = { false };
+		bool nmask[MODEL_MAX_FIELDS] = { false };
 		snprintf(node.pending_slot, sizeof(node.pending_slot), "%s", t.slot);
 		node.pending_image = t.image;
 		snprintf(node.pending_version, sizeof(node.pending_version), "%s", t.version);
 		snprintf(node.health, sizeof(node.health), "Unknown");
-		MASK(&model_node, nmask, "pending_slot", "pending_image", "pending_version", "health");
+		/* A fresh OS: its extensions run again once it is up (the first heartbeat after this). */
+		node.provision_after_ts = time(NULL);
+		node.ssh_host_key[0] = '\0';
+		MASK(&model_node, nmask, "pending_slot", "pending_image", "pending_version", "health", "provision_after_ts",
+		     "ssh_host_key");
 		rc = store_update(a->store, &model_node, &node, nmask, NULL);
 	}
 	if (rc == 0)
@@ -437,14 +442,29 @@ int agent_result(struct request *r)
 	return api_reply_json(r, 200, codec_encode(a, &model_task, &t));
 }
 
-/* POST /api/v1/agent/heartbeat {state, version, boot_id} */
+/* A host key line as the agent reports it: parsed in full; its fingerprint into fp. */
+static int ssh_host_key_check(const char *line, char fp[SSHKEY_FP_SIZE])
+{
+	char type[SSHKEY_TYPE_MAX];
+	uint8_t blob[SSHKEY_BLOB_MAX];
+	size_t len;
+
+	if (!line || strlen(line) >= SSH_KEY_LEN || sshkey_parse_public(line, type, sizeof(type), blob, sizeof(blob), &len) < 0)
+		return -EINVAL;
+	sshkey_fingerprint(blob, len, fp);
+	return 0;
+}
+
+/* POST /api/v1/agent/heartbeat {state, version, boot_id, ssh_host_key} */
 int agent_heartbeat(struct request *r)
 {
-	static const char *const fields[] = { "state", "version", "boot_id", "detail", NULL };
+	static const char *const fields[] = { "state", "version", "boot_id", "detail", "ssh_host_key", NULL };
 	struct api *a = r->api;
 	struct bw_node node;
 	const char *state = json_string_value(json_object_get(r->json, "state"));
-	bool mask[64] = { false }, commit, changed;
+	const char *host_key = json_string_value(json_object_get(r->json, "ssh_host_key"));
+	bool mask[MODEL_MAX_FIELDS] = { false }, commit, changed, key_changed;
+	char fp[64] = "";
 	char was[sizeof(node.health)];
 	int rc;
 
@@ -452,6 +472,15 @@ int agent_heartbeat(struct request *r)
 		return 0;
 	if (!str_eq(state, "Initializing") && !str_eq(state, "Healthy") && !str_eq(state, "Unhealthy"))
 		return api_reply_error(r, 422, "invalid_value", "state", "state: Initializing, Healthy or Unhealthy");
+	if (json_object_get(r->json, "ssh_host_key") && ssh_host_key_check(host_key, fp) < 0)
+		return api_reply_error(r, 422, "invalid_value", "ssh_host_key",
+				       "ssh_host_key: expected one OpenSSH public key line (ssh-ed25519, ecdsa-sha2-*, ssh-rsa)");
+	/* The key of this boot: what the extensions' SSH sessions accept, and nothing else. */
+	key_changed = host_key && !str_eq(host_key, node.ssh_host_key);
+	if (key_changed) {
+		snprintf(node.ssh_host_key, sizeof(node.ssh_host_key), "%s", host_key);
+		MASK(&model_node, mask, "ssh_host_key");
+	}
 	commit = str_eq(state, "Healthy") && str_eq(node.state, "waiting_health") && !str_eq(node.pending_slot, "none");
 	changed = !str_eq(node.health, state);
 	snprintf(was, sizeof(was), "%s", node.health);
@@ -479,6 +508,8 @@ int agent_heartbeat(struct request *r)
 		rc = store_event_add(a->store, node.id, 0, "health", "%s -> %s (slot %s, version %s)", was, state,
 				     str_eq(node.pending_slot, "none") ? node.active_slot : node.pending_slot,
 				     str_eq(node.pending_slot, "none") ? node.installed_version : node.pending_version);
+	if (rc == 0 && key_changed)
+		rc = store_event_add(a->store, node.id, 0, "ssh-host-key", "the agent reported SSH host key %s", fp);
 	if (rc == 0 && commit)
 		rc = store_node_set_state(a->store, node.id, "active");
 	if (rc == 0 && commit)
@@ -493,6 +524,8 @@ int agent_heartbeat(struct request *r)
 	if (commit)
 		log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "slot %s committed (version %s, Healthy)",
 			node.active_slot, node.installed_version);
-	return api_reply_json(r, 200, json_pack("{s:s, s:I}", "health", node.health, "interval",
-						(json_int_t)a->cfg->heartbeat_interval));
+	json_t *out = json_pack("{s:s, s:I}", "health", node.health, "interval", (json_int_t)a->cfg->heartbeat_interval);
+	if (out && a->ssh_pubkey[0])
+		json_object_set_new(out, "ssh_authorized_key", json_string(a->ssh_pubkey));
+	return api_reply_json(r, 200, out);
 }

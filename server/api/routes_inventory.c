@@ -7,7 +7,9 @@
  */
 #include "api-internal.h"
 
+#include "extorder.h"
 #include "fsutil.h"
+#include "routes_extensions.h"
 
 /* ---- per-model rules ---- */
 
@@ -91,8 +93,103 @@ static int site_fixup(struct request *r, void *obj, bool *mask, bool create, str
 	return 0;
 }
 
+/* The pool's extensions with pe in place of (or added to) the row of the same name. */
+static int with_row(struct request *r, const struct bw_pool_extension *pe, struct bw_pool_extension *all,
+		    size_t *ret_n)
+{
+	size_t n = 0, k;
+	int rc = store_pool_extensions(r->api->store, pe->pool, all, EXTORDER_MAX, &n);
+
+	if (rc == -E2BIG)
+		n = EXTORDER_MAX;
+	else if (rc < 0)
+		return rc;
+	for (k = 0; k < n && !str_eq(all[k].name, pe->name); k++)
+		;
+	if (k == n && n == EXTORDER_MAX)
+		return -E2BIG;
+	all[k] = *pe;
+	*ret_n = k == n ? n + 1 : n;
+	return 0;
+}
+
+static int pool_extension_fixup(struct request *r, void *obj, bool *mask, bool create, struct api_error *e)
+{
+	struct bw_pool_extension *pe = obj, old;
+	struct bw_extension x;
+	struct bw_extension_version v;
+	_cleanup_free_ struct bw_pool_extension *all = calloc(EXTORDER_MAX + 1, sizeof(*all));
+	size_t n, order[EXTORDER_MAX + 1];
+	char msg[256], why[200];
+	int rc;
+
+	if (!all)
+		return reject(e, 500, "internal", "", "out of memory");
+	rc = store_get_by_key(r->api->store, &model_extension, 0, pe->name, &x);
+	if (rc == -ENOENT) {
+		snprintf(msg, sizeof(msg), "name: the catalog has no extension %s (bootwave extension create)", pe->name);
+		return reject(e, 422, "invalid_reference", "name", msg);
+	}
+	if (rc < 0)
+		return reject(e, 503, "unavailable", "", "store failed");
+	rc = store_get_by_key(r->api->store, &model_extension_version, x.id, pe->version, &v);
+	if (rc == -ENOENT) {
+		snprintf(msg, sizeof(msg), "version: extension %s has no version %s", pe->name, pe->version);
+		return reject(e, 422, "invalid_reference", "version", msg);
+	}
+	if (rc < 0)
+		return reject(e, 503, "unavailable", "", "store failed");
+	if (!create && store_get(r->api->store, &model_pool_extension, pe->id, &old) == 0 &&
+	    !str_eq(old.version, pe->version)) {
+		/* An operator's choice of version: the one before it is what a rollback goes back to,
+		 * and an automatic upgrade that failed is no longer waiting to be retried. */
+		snprintf(pe->previous_version, sizeof(pe->previous_version), "%s", old.version);
+		pe->failed_version[0] = '\0';
+		pe->retry_after = 0;
+		MASK(model_pool_extension, "previous_version") = true;
+		MASK(model_pool_extension, "failed_version") = true;
+		MASK(model_pool_extension, "retry_after") = true;
+	}
+	rc = with_row(r, pe, all, &n);
+	if (rc == -E2BIG) {
+		snprintf(msg, sizeof(msg), "name: a pool runs at most %d extensions", EXTORDER_MAX);
+		return reject(e, 422, "out_of_range", "name", msg);
+	}
+	if (rc < 0)
+		return reject(e, 503, "unavailable", "", "store failed");
+	if (extorder_sort(all, n, order, why, sizeof(why)) < 0) {
+		snprintf(msg, sizeof(msg), "provision_after: %s", why);
+		return reject(e, 422, "invalid_value", "provision_after", msg);
+	}
+	return 0;
+}
+
+/* A pool's extension that others run after cannot go first. Replies 409 when so. */
+static int pool_extension_needed(struct request *r, const struct bw_pool_extension *pe)
+{
+	_cleanup_free_ struct bw_pool_extension *all = calloc(EXTORDER_MAX, sizeof(*all));
+	char names[EXTORDER_MAX][NAME_MAX_LEN + 1], why[160];
+	size_t n = 0, k;
+
+	if (!all || store_pool_extensions(r->api->store, pe->pool, all, EXTORDER_MAX, &n) < 0)
+		return api_reply_error(r, 503, "unavailable", NULL, "store failed"), -EIO;
+	for (size_t i = 0; i < n; i++) {
+		if (extorder_split(all[i].provision_after, names, EXTORDER_MAX, &k, why, sizeof(why)) < 0)
+			continue;
+		for (size_t j = 0; j < k; j++)
+			if (str_eq(names[j], pe->name))
+				return api_reply_error(r, 409, "in_use", NULL,
+						       "extension %s: %s runs after it (provision_after); change %s first",
+						       pe->name, all[i].name, all[i].name),
+				       -EBUSY;
+	}
+	return 0;
+}
+
 static fixup_fn fixup_of(const struct model *m)
 {
+	if (m == &model_pool_extension)
+		return pool_extension_fixup;
 	if (m == &model_node)
 		return node_fixup;
 	if (m == &model_pool)
@@ -113,6 +210,32 @@ static int copy_node(const void *obj, void *ud)
 static const char *key_of(const struct model *m, const void *obj)
 {
 	return field_cptr(model_field(m, m->key), obj);
+}
+
+/*
+ * The row a request names. A model with a parent (a pool's extensions) is
+ * reached as /<parents>/{parent}/<rows>/{key}: the parent is loaded first
+ * (404 naming it when missing). Replies on failure.
+ */
+static int scope(struct request *r, const struct model *m, int64_t *ret_parent, const char **ret_key)
+{
+	const struct field *pf;
+	_cleanup_free_ void *parent = NULL;
+
+	if (!m->parent) {
+		*ret_parent = 0;
+		*ret_key = r->params[0];
+		return 0;
+	}
+	pf = model_field(m, m->parent);
+	parent = malloc(pf->ref->size);
+	if (!parent)
+		return api_reply_error(r, 500, "internal", NULL, "out of memory"), -ENOMEM;
+	if (inventory_load(r, pf->ref, 0, r->params[0], parent) < 0)
+		return -ENOENT;
+	*ret_parent = *(const int64_t *)parent;
+	*ret_key = r->params[1];
+	return 0;
 }
 
 int inventory_reply_store_error(struct request *r, const struct model *m, const char *key, int err,
@@ -297,7 +420,13 @@ int inventory_list_filtered(struct request *r, const struct model *m, const stru
 
 int inventory_list(struct request *r)
 {
-	return inventory_list_filtered(r, r->route->model, NULL, 0);
+	const struct model *m = r->route->model;
+	struct store_filter f = { .field = m->parent ? model_field(m, m->parent) : NULL };
+	const char *key;
+
+	if (scope(r, m, &f.ival, &key) < 0)
+		return 0;
+	return inventory_list_filtered(r, m, &f, m->parent ? 1 : 0);
 }
 
 /* ---- get, create, update, delete ---- */
@@ -324,9 +453,12 @@ int inventory_get(struct request *r)
 	const struct model *m = r->route->model;
 	_cleanup_free_ void *obj = malloc(m->size);
 
+	int64_t parent;
+	const char *key;
+
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
-	if (inventory_load(r, m, 0, r->params[0], obj) < 0)
+	if (scope(r, m, &parent, &key) < 0 || inventory_load(r, m, parent, key, obj) < 0)
 		return 0;
 	return api_reply_json(r, 200, codec_encode(r->api, m, obj));
 }
@@ -338,12 +470,18 @@ int inventory_create(struct request *r)
 	bool mask[64];
 	struct api_error e;
 	struct store_err se = { .field = "" };
-	char loc[256];
+	char loc[512];
+	int64_t parent;
+	const char *key;
 	int rc;
 
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
+	if (scope(r, m, &parent, &key) < 0)
+		return 0;
 	model_init(m, obj);
+	if (m->parent)
+		*(int64_t *)field_ptr(model_field(m, m->parent), obj) = parent;
 	if (decode_checked(r, m, obj, mask, true, &e) < 0)
 		return api_reply_api_error(r, &e);
 	rc = store_insert(r->api->store, m, obj, &se);
@@ -353,7 +491,10 @@ int inventory_create(struct request *r)
 	if (m == &model_node) /* enrolled: no longer a discovered machine */
 		store_discovered_forget(r->api->store, ((const struct bw_node *)obj)->mac);
 	json_t *out = codec_encode(r->api, m, obj);
-	snprintf(loc, sizeof(loc), "/api/v1/%s/%s", m->plural, json_string_value(json_object_get(out, m->key)));
+	/* The new row's URL is the collection's plus its key. */
+	if ((size_t)snprintf(loc, sizeof(loc), "%s/%s", r->path, json_string_value(json_object_get(out, m->key))) >=
+	    sizeof(loc))
+		loc[0] = '\0'; /* cannot happen: paths and keys are bounded */
 	struct MHD_Response *resp = api_json_response(out);
 	if (!resp)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
@@ -368,17 +509,19 @@ int inventory_update(struct request *r)
 	bool mask[64];
 	struct api_error e;
 	struct store_err se = { .field = "" };
+	int64_t parent;
+	const char *key;
 	int rc;
 
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
-	if (inventory_load(r, m, 0, r->params[0], obj) < 0)
+	if (scope(r, m, &parent, &key) < 0 || inventory_load(r, m, parent, key, obj) < 0)
 		return 0;
 	if (decode_checked(r, m, obj, mask, false, &e) < 0)
 		return api_reply_api_error(r, &e);
 	rc = store_update(r->api->store, m, obj, mask, &se);
 	if (rc < 0)
-		return inventory_reply_store_error(r, m, r->params[0], rc, &se);
+		return inventory_reply_store_error(r, m, key, rc, &se);
 	log_change(r, m, key_of(m, obj), "updated");
 	return api_reply_json(r, 200, codec_encode(r->api, m, obj));
 }
@@ -388,11 +531,17 @@ int inventory_delete(struct request *r)
 	const struct model *m = r->route->model;
 	_cleanup_free_ void *obj = malloc(m->size);
 	struct store_err se = { .field = "" };
+	int64_t parent;
+	const char *key;
 	int rc;
 
 	if (!obj)
 		return api_reply_error(r, 500, "internal", NULL, "out of memory");
-	if (inventory_load(r, m, 0, r->params[0], obj) < 0)
+	if (scope(r, m, &parent, &key) < 0 || inventory_load(r, m, parent, key, obj) < 0)
+		return 0;
+	if (m == &model_pool_extension && pool_extension_needed(r, obj) < 0)
+		return 0;
+	if (m == &model_extension && ext_delete_check(r, obj) < 0)
 		return 0;
 	if (m == &model_token && *(int64_t *)obj == r->token.id)
 		return api_reply_error(r, 409, "in_use", NULL,
@@ -400,13 +549,15 @@ int inventory_delete(struct request *r)
 				       r->params[0]);
 	rc = store_delete(r->api->store, m, *(int64_t *)obj, &se);
 	if (rc < 0)
-		return inventory_reply_store_error(r, m, r->params[0], rc, &se);
+		return inventory_reply_store_error(r, m, key, rc, &se);
 	if (m == &model_image) {
 		/* No version refers to it any more (the store refused otherwise). */
 		char dir[CONFIG_PATH_MAX + NAME_MAX_LEN + 2];
 		snprintf(dir, sizeof(dir), "%s/%s", r->api->cfg->image_dir, r->params[0]);
 		rm_rf(dir);
 	}
+	if (m == &model_extension) /* no version is left (checked above, and the store refuses otherwise) */
+		ext_deleted(r->api, key);
 	log_change(r, m, key_of(m, obj), "deleted");
 	return api_reply_empty(r, 204);
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Rollouts (docs/api.md "Rollouts"), over server/orch/orch.h:
- *   POST /api/v1/pools/<pool>/rollout [{version}]   start one (user)
+ *   POST /api/v1/pools/<pool>/rollout [{version, extension}]
+ *        start one (user): of the OS image, or of one extension of the pool
+ *        (version: by default the newest of the catalog)
  *   POST /api/v1/pools/<pool>/rollout/cancel        current batch finishes, no new one
  *   GET  /api/v1/pools/<pool>/rollout               the running one, else the last, with its nodes
  *   GET  /api/v1/pools/<pool>/rollouts[?limit=N&days=D]
@@ -33,11 +35,12 @@ static int reply_rollout(struct request *r, unsigned status, const struct bw_rol
 
 int rollout_start(struct request *r)
 {
-	static const char *const fields[] = { "version", NULL };
+	static const char *const fields[] = { "version", "extension", NULL };
 	struct bw_pool pool;
 	struct bw_rollout ro;
 	struct orch_err e = { 0 };
-	const char *version = NULL;
+	const char *version = NULL, *ext = NULL;
+	int rc;
 
 	if (inventory_load(r, &model_pool, 0, r->params[0], &pool) < 0)
 		return 0;
@@ -47,8 +50,14 @@ int rollout_start(struct request *r)
 		version = json_string_value(json_object_get(r->json, "version"));
 		if (json_object_get(r->json, "version") && (!version || !version[0]))
 			return api_reply_error(r, 422, "invalid_value", "version", "version: expected a version name");
+		ext = json_string_value(json_object_get(r->json, "extension"));
+		if (json_object_get(r->json, "extension") && (!ext || !name_valid(ext)))
+			return api_reply_error(r, 422, "invalid_value", "extension", "extension: expected an extension name");
 	}
-	if (orch_start(orch_rt_orch(r->api->orch), pool.id, version, "user", r->token.name, &ro, &e) < 0)
+	rc = ext ? orch_start_extension(orch_rt_orch(r->api->orch), pool.id, ext, version, "user", r->token.name, &ro,
+					&e)
+		 : orch_start(orch_rt_orch(r->api->orch), pool.id, version, "user", r->token.name, &ro, &e);
+	if (rc < 0)
 		return reply_orch_error(r, &e);
 	orch_rt_poke(r->api->orch);
 	return reply_rollout(r, 201, &ro, false);

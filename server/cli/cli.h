@@ -49,6 +49,7 @@ void out_json(json_t *v);
 /* Commands (commands.c). argv[0] is the verb. */
 int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv);
 int cmd_image(struct cli *c, int argc, char **argv);
+int cmd_extension(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_rollout(struct cli *c, int argc, char **argv);
 int cmd_whoami(struct cli *c, int argc, char **argv);

@@ -419,6 +419,220 @@ static int escaped_path(char *out, size_t size, const char *prefix, const char *
 	return 0;
 }
 
+/* The most custom data set reads from stdin: one byte past the server's largest limit, so it refuses. */
+#define CUSTOM_DATA_STDIN_MAX ((16u << 20) + 1)
+
+/*
+ * node|pool custom-data get NAME            the raw bytes to stdout
+ * node|pool custom-data set NAME [FILE|-]   the raw bytes of FILE (default and "-": stdin)
+ * node|pool custom-data clear NAME
+ */
+static int custom_data_cmd(struct cli *c, const struct model *m, int argc, char **argv)
+{
+	const char *op = argc > 1 ? argv[1] : "", *file = argc > 3 ? argv[3] : "-";
+	bool set = str_eq(op, "set");
+	char prefix[64], path[512];
+	struct httpc_reply rep;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	FILE *f;
+	int r;
+
+	if (!(str_eq(op, "get") || set || str_eq(op, "clear")) || argc < 3 || argc > (set ? 4 : 3) ||
+	    strncmp(argv[2], "--", 2) == 0) {
+		usage_error("usage: bootwave %s custom-data get NAME | set NAME [FILE|-] | clear NAME", m->name);
+		return EXIT_USAGE;
+	}
+	snprintf(prefix, sizeof(prefix), "/api/v1/%s/", m->plural);
+	if (escaped_path(path, sizeof(path), prefix, argv[2], "/custom-data", "") < 0)
+		return EXIT_FAIL;
+	if (str_eq(op, "get")) {
+		if ((r = cli_call(c, "GET", path, NULL, &rep)) != EXIT_OK)
+			return r;
+		/* Raw bytes, binary too: exactly what was set. */
+		r = rep.len && fwrite(rep.text, 1, rep.len, stdout) != rep.len ? EXIT_FAIL : EXIT_OK;
+		httpc_reply_clear(&rep);
+		if (fflush(stdout) != 0)
+			r = EXIT_FAIL;
+		return r;
+	}
+	if (str_eq(op, "clear")) {
+		if ((r = cli_call(c, "DELETE", path, NULL, &rep)) != EXIT_OK)
+			return r;
+		httpc_reply_clear(&rep);
+		if (!c->quiet && c->out == OUT_TABLE)
+			printf("cleared the custom data of %s %s\n", m->name, argv[2]);
+		return EXIT_OK;
+	}
+	if (str_eq(file, "-")) {
+		/* stdin has no size to announce: read it whole (bounded), then send it. */
+		buf = malloc(CUSTOM_DATA_STDIN_MAX);
+		if (!buf)
+			return EXIT_FAIL;
+		len = fread(buf, 1, CUSTOM_DATA_STDIN_MAX, stdin);
+		if (ferror(stdin)) {
+			usage_error("custom-data set: cannot read stdin: %s", strerror(errno));
+			return EXIT_FAIL;
+		}
+		/* An empty body is sent as it is: the server says what is wrong with it. */
+		f = len ? fmemopen(buf, len, "r") : fopen("/dev/null", "re");
+	} else {
+		f = fopen(file, "re");
+		if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+			usage_error("custom-data set: %s: %s", file, f ? "not a regular file" : strerror(errno));
+			if (f)
+				fclose(f);
+			return EXIT_USAGE;
+		}
+		len = (size_t)st.st_size;
+	}
+	if (!f) {
+		usage_error("custom-data set: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+	httpc_upload(c->http, path, f, (uint64_t)len, NULL, NULL, &rep);
+	fclose(f);
+	if (rep.status < 200 || rep.status >= 300) {
+		char what[600];
+		snprintf(what, sizeof(what), "custom-data set %s %s", m->name, argv[2]);
+		r = cli_fail(&rep, what);
+		httpc_reply_clear(&rep);
+		return r;
+	}
+	return print_reply(c, &rep);
+}
+
+/*
+ * pool extension add|set|remove|show POOL NAME [--FIELD VALUE ...]
+ * pool extension list POOL: the extensions a pool runs (model_pool_extension).
+ */
+static int pool_extension_cmd(struct cli *c, int argc, char **argv)
+{
+	const struct model *m = &model_pool_extension;
+	const char *verb = argc > 1 ? argv[1] : "help";
+	char base[512], item[1024];
+	struct httpc_reply rep;
+	int r;
+
+	if (str_eq(verb, "help") || str_eq(verb, "--help") || argc < 3) {
+		printf("usage: bootwave pool extension list POOL\n"
+		       "       bootwave pool extension add POOL NAME --version V [--FIELD VALUE ...]\n"
+		       "       bootwave pool extension set POOL NAME --FIELD VALUE ...\n"
+		       "       bootwave pool extension show|remove POOL NAME\n");
+		field_help(m, true);
+		return str_eq(verb, "help") || str_eq(verb, "--help") ? EXIT_OK : EXIT_USAGE;
+	}
+	if (escaped_path(base, sizeof(base), "/api/v1/pools/", argv[2], "/extensions", "") < 0)
+		return EXIT_FAIL;
+	if (str_eq(verb, "list")) {
+		if (argc > 3) {
+			usage_error("pool extension list takes only a POOL");
+			return EXIT_USAGE;
+		}
+		return list_pages(c, m, base, "", 0);
+	}
+	if (argc < 4 || strncmp(argv[3], "--", 2) == 0) {
+		usage_error("pool extension %s needs a POOL and an extension NAME", verb);
+		return EXIT_USAGE;
+	}
+	if (escaped_path(item, sizeof(item), "/api/v1/pools/", argv[2], "/extensions/", argv[3]) < 0)
+		return EXIT_FAIL;
+	if (str_eq(verb, "show") || str_eq(verb, "remove")) {
+		if (argc > 4) {
+			usage_error("pool extension %s takes only a POOL and a NAME", verb);
+			return EXIT_USAGE;
+		}
+		if ((r = cli_call(c, str_eq(verb, "show") ? "GET" : "DELETE", item, NULL, &rep)) != EXIT_OK)
+			return r;
+		if (str_eq(verb, "show"))
+			return print_reply(c, &rep);
+		httpc_reply_clear(&rep);
+		if (!c->quiet && c->out == OUT_TABLE)
+			printf("pool %s no longer runs extension %s\n", argv[2], argv[3]);
+		return EXIT_OK;
+	}
+	if (str_eq(verb, "add") || str_eq(verb, "set")) {
+		bool create = str_eq(verb, "add");
+		json_t *body = fields_from_flags(m, argc - 4, argv + 4, create);
+		if (!body)
+			return EXIT_USAGE;
+		if (!create && json_object_size(body) == 0) {
+			json_decref(body);
+			usage_error("pool extension set needs at least one --FIELD VALUE");
+			return EXIT_USAGE;
+		}
+		if (create)
+			json_object_set_new(body, "name", json_string(argv[3]));
+		r = cli_call(c, create ? "POST" : "PATCH", create ? base : item, body, &rep);
+		json_decref(body);
+		if (r != EXIT_OK)
+			return r;
+		return print_reply(c, &rep);
+	}
+	usage_error("unknown verb \"%s\" for pool extension (see: bootwave pool extension help)", verb);
+	return EXIT_USAGE;
+}
+
+/*
+ * node extensions NAME: the runs of the node's extensions;
+ * node extension-output RUN: what one run wrote (stdout, then stderr);
+ * node run-extensions NAME [--extension X]: run them (or one) again now.
+ */
+static int node_extension_cmd(struct cli *c, const char *verb, const char *item, int argc, char **argv)
+{
+	struct httpc_reply rep;
+	char path[1024];
+	json_t *body = NULL;
+	int r;
+
+	if (str_eq(verb, "extensions")) {
+		if (argc > 2) {
+			usage_error("extensions takes only a NAME");
+			return EXIT_USAGE;
+		}
+		snprintf(path, sizeof(path), "%.900s/extension-runs", item);
+		return list_pages(c, &model_ext_run, path, "", 0);
+	}
+	if (str_eq(verb, "extension-output")) {
+		if (argc > 2) {
+			usage_error("extension-output takes only a RUN (its id, from bootwave node extensions)");
+			return EXIT_USAGE;
+		}
+		if (escaped_path(path, sizeof(path), "/api/v1/extension-runs/", argv[1], "/output", "") < 0)
+			return EXIT_FAIL;
+		if ((r = cli_call(c, "GET", path, NULL, &rep)) != EXIT_OK)
+			return r;
+		if (c->out == OUT_JSON)
+			out_json(rep.json);
+		else if (!c->quiet) {
+			const char *o = json_string_value(json_object_get(rep.json, "stdout"));
+			const char *e = json_string_value(json_object_get(rep.json, "stderr"));
+			fputs(o ? o : "", stdout);
+			fputs(e ? e : "", stderr);
+			if (json_is_true(json_object_get(rep.json, "truncated")))
+				fprintf(stderr, "bootwave: (output truncated: %lld bytes of stdout, %lld of stderr in all)\n",
+					(long long)json_integer_value(json_object_get(rep.json, "stdout_bytes")),
+					(long long)json_integer_value(json_object_get(rep.json, "stderr_bytes")));
+		}
+		httpc_reply_clear(&rep);
+		return EXIT_OK;
+	}
+	/* run-extensions */
+	if (argc == 4 && str_eq(argv[2], "--extension"))
+		body = json_pack("{s:s}", "extension", argv[3]);
+	else if (argc != 2) {
+		usage_error("usage: bootwave node run-extensions NAME [--extension EXTENSION]");
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "%.900s/extensions/run", item);
+	r = cli_call(c, "POST", path, body, &rep);
+	json_decref(body);
+	if (r != EXIT_OK)
+		return r;
+	return print_reply(c, &rep);
+}
+
 int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 {
 	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
@@ -437,6 +651,12 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 			return EXIT_USAGE;
 		return list_pages(c, m, base, q, limit);
 	}
+	if ((m == &model_node || m == &model_pool) && str_eq(verb, "custom-data"))
+		return custom_data_cmd(c, m, argc, argv);
+	if (m == &model_pool && str_eq(verb, "extension"))
+		return pool_extension_cmd(c, argc, argv);
+	if (m == &model_node && str_eq(verb, "extension-output") && argc >= 2)
+		return node_extension_cmd(c, verb, "", argc, argv);
 	if (argc < 2 || strncmp(argv[1], "--", 2) == 0) {
 		if (argc >= 2 && (str_eq(argv[1], "--help") || str_eq(argv[1], "-h"))) {
 			printf("usage: bootwave %s %s NAME%s\n", m->name, verb,
@@ -522,6 +742,8 @@ int cmd_resource(struct cli *c, const struct model *m, int argc, char **argv)
 	}
 	if (m == &model_node && (str_eq(verb, "power") || str_eq(verb, "bootdev") || str_eq(verb, "health")))
 		return node_bmc(c, verb, item, argc, argv);
+	if (m == &model_node && (str_eq(verb, "extensions") || str_eq(verb, "run-extensions")))
+		return node_extension_cmd(c, verb, item, argc, argv);
 	if (m == &model_node && str_eq(verb, "tasks")) {
 		if (argc > 2) {
 			usage_error("tasks takes only a NAME");
@@ -734,6 +956,183 @@ int cmd_image(struct cli *c, int argc, char **argv)
 	return cmd_resource(c, &model_image, argc, argv);
 }
 
+/* ---- extensions (the catalog's versions; the generic verbs cover the rest) ---- */
+
+/* extension publish|upload NAME VERSION FILE [--entry NAME] */
+static int extension_publish(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "entry", required_argument, NULL, 'e' },
+		{ 0 },
+	};
+	const char *entry = NULL;
+	_cleanup_free_ char *entry_esc = NULL;
+	char path[1024], what[300];
+	struct stat st;
+	struct httpc_reply rep;
+	struct bar bar = { .last_pct = -1, .label = "upload" };
+	FILE *f;
+	int opt, r;
+
+	optind = 0; /* full re-initialisation: main's getopt ran in '+' mode */
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'e': entry = optarg; break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 3) {
+		usage_error("usage: bootwave extension publish NAME VERSION FILE [--entry SCRIPT]");
+		return EXIT_USAGE;
+	}
+	if (entry && !(entry_esc = httpc_escape(entry)))
+		return EXIT_FAIL;
+	const char *name = argv[optind], *version = argv[optind + 1], *file = argv[optind + 2];
+	f = fopen(file, "re");
+	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		usage_error("%s: %s", file, f ? "not a regular file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return EXIT_USAGE;
+	}
+	if (escaped_path(path, sizeof(path), "/api/v1/extensions/", name, "/versions/", version) < 0) {
+		fclose(f);
+		return EXIT_FAIL;
+	}
+	if (entry_esc)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "?entry=%.200s", entry_esc);
+	clock_gettime(CLOCK_MONOTONIC, &bar.t0);
+	r = httpc_upload(c->http, path, f, (uint64_t)st.st_size,
+			 !c->quiet && isatty(STDERR_FILENO) ? draw_bar : NULL, &bar, &rep);
+	fclose(f);
+	if (bar.last_pct >= 0)
+		fputc('\n', stderr);
+	if (rep.status < 200 || rep.status >= 300) {
+		snprintf(what, sizeof(what), "publish %s@%s", name, version);
+		r = cli_fail(&rep, what);
+		httpc_reply_clear(&rep);
+		return r;
+	}
+	return print_reply(c, &rep);
+}
+
+struct bundle_sink {
+	struct sha256_ctx *sha;
+	uint64_t bytes;
+};
+
+static int bundle_to_stdout(const void *buf, size_t len, void *userdata)
+{
+	struct bundle_sink *s = userdata;
+
+	if (fwrite(buf, 1, len, stdout) != len)
+		return -errno ? -errno : -EIO;
+	sha256_update(s->sha, buf, len);
+	s->bytes += len;
+	return 0;
+}
+
+/* extension download NAME VERSION > FILE: the normalized tar, checked against the version's sha256. */
+static int extension_download(struct cli *c, int argc, char **argv)
+{
+	char path[512], what[300], got[SHA256_HEX_LEN + 1], want[SHA256_HEX_LEN + 1];
+	struct bundle_sink s = { 0 };
+	struct httpc_reply rep;
+	int r;
+
+	if (argc != 3) {
+		usage_error("usage: bootwave extension download NAME VERSION > FILE");
+		return EXIT_USAGE;
+	}
+	if (isatty(STDOUT_FILENO)) {
+		usage_error("extension download writes a tar to stdout: redirect it to a file");
+		return EXIT_USAGE;
+	}
+	if (escaped_path(path, sizeof(path), "/api/v1/extensions/", argv[1], "/versions/", argv[2]) < 0)
+		return EXIT_FAIL;
+	if ((r = cli_call(c, "GET", path, NULL, &rep)) != EXIT_OK)
+		return r;
+	snprintf(want, sizeof(want), "%s", json_string_value(json_object_get(rep.json, "sha256")) ?: "");
+	httpc_reply_clear(&rep);
+	strncat(path, "/bundle", sizeof(path) - strlen(path) - 1);
+	snprintf(what, sizeof(what), "download %s@%s", argv[1], argv[2]);
+	if (!(s.sha = sha256_new()))
+		return EXIT_FAIL;
+	r = httpc_download(c->http, path, bundle_to_stdout, &s, &rep);
+	if (r == 0 && (rep.status < 200 || rep.status >= 300)) {
+		sha256_free(s.sha);
+		r = cli_fail(&rep, what);
+		httpc_reply_clear(&rep);
+		return r;
+	}
+	sha256_final_hex(s.sha, got);
+	sha256_free(s.sha);
+	if (r < 0 || rep.err[0] || fflush(stdout) != 0) {
+		fprintf(stderr, "bootwave: %s: %s\n", what, rep.err[0] ? rep.err : strerror(errno));
+		httpc_reply_clear(&rep);
+		return r == -EIO ? EXIT_UNREACHABLE : EXIT_FAIL;
+	}
+	httpc_reply_clear(&rep);
+	if (!str_eq(got, want)) {
+		fprintf(stderr, "bootwave: %s: the %llu bytes received have sha256 %s, not the version's %s\n", what,
+			(unsigned long long)s.bytes, got, want);
+		return EXIT_FAIL;
+	}
+	if (!c->quiet)
+		fprintf(stderr, "%s@%s: %llu bytes, sha256 %s\n", argv[1], argv[2], (unsigned long long)s.bytes, got);
+	return EXIT_OK;
+}
+
+int cmd_extension(struct cli *c, int argc, char **argv)
+{
+	const char *verb = argc > 0 && argv[0] ? argv[0] : "help";
+	char path[512];
+	struct httpc_reply rep;
+	int r;
+
+	if (str_eq(verb, "publish") || str_eq(verb, "upload"))
+		return extension_publish(c, argc, argv);
+	if (str_eq(verb, "download"))
+		return extension_download(c, argc, argv);
+	if (str_eq(verb, "versions")) {
+		if (argc != 2) {
+			usage_error("usage: bootwave extension versions NAME");
+			return EXIT_USAGE;
+		}
+		if (escaped_path(path, sizeof(path), "/api/v1/extensions/", argv[1], "/versions", "") < 0)
+			return EXIT_FAIL;
+		return list_pages(c, &model_extension_version, path, "", 0);
+	}
+	if (str_eq(verb, "version") || str_eq(verb, "delete-version")) {
+		bool del = str_eq(verb, "delete-version");
+		if (argc != 3) {
+			usage_error("usage: bootwave extension %s NAME VERSION", verb);
+			return EXIT_USAGE;
+		}
+		if (escaped_path(path, sizeof(path), "/api/v1/extensions/", argv[1], "/versions/", argv[2]) < 0)
+			return EXIT_FAIL;
+		if ((r = cli_call(c, del ? "DELETE" : "GET", path, NULL, &rep)) != EXIT_OK)
+			return r;
+		if (!del)
+			return print_reply(c, &rep);
+		httpc_reply_clear(&rep);
+		if (!c->quiet && c->out == OUT_TABLE)
+			printf("deleted %s@%s\n", argv[1], argv[2]);
+		return EXIT_OK;
+	}
+	if (str_eq(verb, "help") || str_eq(verb, "--help")) {
+		resource_usage(&model_extension);
+		printf("       bootwave extension publish NAME VERSION FILE [--entry SCRIPT]   (alias: upload;\n"
+		       "                    FILE: tar, tar.gz, tar.bz2, tar.xz, tar.zst or zip; VERSION: MAJOR.MINOR[.PATCH])\n"
+		       "       bootwave extension versions NAME\n"
+		       "       bootwave extension version NAME VERSION\n"
+		       "       bootwave extension delete-version NAME VERSION\n"
+		       "       bootwave extension download NAME VERSION > FILE.tar   (the normalized bundle)\n");
+		return EXIT_OK;
+	}
+	return cmd_resource(c, &model_extension, argc, argv);
+}
+
 int cmd_token(struct cli *c, int argc, char **argv)
 {
 	if (argc > 0 && str_eq(argv[0], "create")) {
@@ -829,17 +1228,28 @@ int cmd_rollout(struct cli *c, int argc, char **argv)
 
 	if (str_eq(verb, "help") || str_eq(verb, "--help") || argc < 2) {
 		printf("usage: bootwave rollout start POOL [--version VERSION]   (default: the pool's image version)\n"
+		       "       bootwave rollout start POOL --extension NAME [--version VERSION]\n"
+		       "                                       (one extension; default: its newest version)\n"
 		       "       bootwave rollout cancel POOL    (the current batch finishes, no new one starts)\n"
 		       "       bootwave rollout status POOL    (the running rollout, else the last, with its nodes)\n"
 		       "       bootwave rollout history POOL [--limit N] [--days D]   (default: 5, 60; 0: all)\n");
 		return str_eq(verb, "help") || str_eq(verb, "--help") ? EXIT_OK : EXIT_USAGE;
 	}
 	if (str_eq(verb, "start")) {
-		if (argc == 4 && str_eq(argv[2], "--version"))
-			body = json_pack("{s:s}", "version", argv[3]);
-		else if (argc != 2) {
-			usage_error("usage: bootwave rollout start POOL [--version VERSION]");
-			return EXIT_USAGE;
+		body = json_object();
+		for (int i = 2; i < argc; i++) {
+			if ((str_eq(argv[i], "--version") || str_eq(argv[i], "--extension")) && i + 1 < argc) {
+				json_object_set_new(body, argv[i] + 2, json_string(argv[i + 1]));
+				i++;
+			} else {
+				json_decref(body);
+				usage_error("usage: bootwave rollout start POOL [--extension NAME] [--version VERSION]");
+				return EXIT_USAGE;
+			}
+		}
+		if (json_object_size(body) == 0) {
+			json_decref(body);
+			body = NULL;
 		}
 	} else if (str_eq(verb, "history")) {
 		for (int i = 2; i < argc; i++) {

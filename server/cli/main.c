@@ -55,13 +55,23 @@ static void usage(FILE *f)
 		"  site|zone|rack|node|pool  list, show, create, set, delete\n"
 		"  image                     list, show, create, set, delete, publish, versions, version,\n"
 		"                            exclude, include, delete-version\n"
+		"  extension                 list, show, create, set, delete, publish NAME VERSION FILE\n"
+		"                            [--entry SCRIPT], versions, version, delete-version,\n"
+		"                            download NAME VERSION > FILE\n"
 		"  token                     list, show, create, revoke\n"
 		"  node                      also: reimage NAME [--image I] [--version V] [--wipe],\n"
 		"                            events NAME, tasks NAME,\n"
 		"                            power NAME status|on|off|soft-off|cycle|reset,\n"
 		"                            bootdev NAME [pxe|disk [--persistent] [--uefi]],\n"
-		"                            health NAME [--since MARKER]\n"
-		"  rollout                   start POOL [--version V], cancel POOL, status POOL,\n"
+		"                            health NAME [--since MARKER],\n"
+		"                            extensions NAME (runs), extension-output RUN,\n"
+		"                            run-extensions NAME [--extension X]\n"
+		"  pool                      also: extension list POOL, extension add|set|show|remove POOL NAME\n"
+		"                            [--version V] [--provision-after A,B] [--settings JSON]\n"
+		"                            [--auto-upgrade true] [--timeout S]\n"
+		"  node|pool                 also: custom-data get NAME, custom-data set NAME [FILE|-],\n"
+		"                            custom-data clear NAME (raw bytes; cloud-init's user-data)\n"
+		"  rollout                   start POOL [--extension X] [--version V], cancel POOL, status POOL,\n"
 		"                            history POOL [--limit N] [--days D]\n"
 		"  discovered                list, show MAC, delete MAC (machines seen but not enrolled)\n"
 		"  lease                     list, show MAC (DHCP leases)\n"
@@ -222,6 +232,8 @@ int main(int argc, char **argv)
 		usage(stdout), r = EXIT_OK;
 	else if (str_eq(noun, "image"))
 		r = cmd_image(&c, sub_argc, sub_argv);
+	else if (str_eq(noun, "extension"))
+		r = cmd_extension(&c, sub_argc, sub_argv);
 	else if (str_eq(noun, "token"))
 		r = cmd_token(&c, sub_argc, sub_argv);
 	else if (str_eq(noun, "rollout"))

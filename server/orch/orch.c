@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extver.h"
 #include "log.h"
 #include "planner.h"
 #include "window.h"
@@ -87,6 +88,7 @@ struct orch {
 	struct ro *cache;
 	struct act *acts;
 	size_t n_acts, cap_acts;
+	int64_t ext_checked_at; /* env time of the last orch_ext_check from orch_step */
 };
 
 int orch_new(struct store *s, const struct orch_env *env, const struct orch_config *cfg, struct orch **ret)
@@ -103,6 +105,8 @@ int orch_new(struct store *s, const struct orch_env *env, const struct orch_conf
 		o->cfg.reimage_timeout = 1800;
 	if (o->cfg.quarantine_after < 0)
 		o->cfg.quarantine_after = 0;
+	if (o->cfg.ext_retry_interval <= 0)
+		o->cfg.ext_retry_interval = 3 * 86400;
 	pthread_mutex_init(&o->lock, NULL);
 	*ret = o;
 	return 0;
@@ -310,8 +314,11 @@ static struct orch_req req_of(struct ro *ro, struct rn *n)
 				  .name = n->m.name,
 				  .since = n->x.started_at,
 				  .image = ro->r.image,
-				  .version = ro->r.version };
+				  .version = ro->r.version,
+				  .extension = ro->r.extension[0] ? ro->r.extension : NULL };
 }
+
+static bool is_ext(const struct ro *ro) { return ro->r.extension[0] != '\0'; }
 
 /* Healthy on image@version, with a heartbeat at or after since: the health gate. */
 static bool healthy_on(const struct orch_obs *ob, int64_t image, const char *version, int64_t since)
@@ -357,10 +364,14 @@ static void why_not(const struct orch_obs *ob, int64_t image, const char *versio
 static int fail_node(struct orch *o, struct ro *ro, size_t i, int64_t now, const char *why)
 {
 	struct rn *n = &ro->nodes[i];
-	bool can_back = ro->pool.auto_rollback && (str_eq(n->x.prev_slot, "a") || str_eq(n->x.prev_slot, "b"));
+	/* An extension goes back to the version the node ran before; an OS to its previous slot. */
+	bool can_back = ro->pool.auto_rollback &&
+			(is_ext(ro) ? n->x.prev_version[0] && !str_eq(n->x.prev_version, ro->r.version)
+				    : str_eq(n->x.prev_slot, "a") || str_eq(n->x.prev_slot, "b"));
 	int r;
 
-	if (n->m.reimage_failures >= 0) {
+	/* Quarantine counts reimages; an extension failing says nothing of the machine. */
+	if (n->m.reimage_failures >= 0 && !is_ext(ro)) {
 		n->m.reimage_failures++;
 		if (o->cfg.quarantine_after && n->m.reimage_failures >= o->cfg.quarantine_after && !n->m.quarantined) {
 			n->m.quarantined = true;
@@ -399,6 +410,35 @@ static int advance(struct orch *o, struct ro *ro, size_t i, int64_t now)
 		q.slot = n->x.prev_slot;
 	}
 	o->env.observe(o->env.ctx, &q, &ob);
+	if (is_ext(ro) && n->phase == PH_RUNNING_EXTENSIONS) {
+		/* The run of the new version: like the image being written in an OS rollout. */
+		if (n->act_err[0]) {
+			snprintf(why, sizeof(why), "the run could not be queued: %s", n->act_err);
+			return fail_node(o, ro, i, now, why);
+		}
+		if (ob.task == OT_WRITTEN) {
+			n->x.written_at = now;
+			return to_phase(o, ro, n, PH_WAITING_HEALTH, now, NULL);
+		}
+		if (ob.task == OT_FAILED) {
+			snprintf(why, sizeof(why), "extension %s@%s failed: %s", ro->r.extension, ro->r.version,
+				 ob.task_reason[0] ? ob.task_reason : "no reason");
+			return fail_node(o, ro, i, now, why);
+		}
+		if (now - n->x.started_at > o->cfg.reimage_timeout) {
+			snprintf(why, sizeof(why), "extension %s@%s not run within reimage_timeout (%lld s)",
+				 ro->r.extension, ro->r.version, (long long)o->cfg.reimage_timeout);
+			return fail_node(o, ro, i, now, why);
+		}
+		if (!n->acted && ob.task == OT_NONE)
+			queue(o, ro, i, false);
+		return 0;
+	}
+	if (is_ext(ro) && n->phase == PH_ROLLING_BACK && ob.task == OT_FAILED) {
+		snprintf(why, sizeof(why), "the previous version %s failed too: %s", n->x.prev_version,
+			 ob.task_reason[0] ? ob.task_reason : "no reason");
+		return to_phase(o, ro, n, PH_ROLLBACK_FAILED, now, why);
+	}
 	switch (n->phase) {
 	case PH_POWERING:
 	case PH_IMAGING:
@@ -499,6 +539,43 @@ static bool on_target(const struct ro *ro, const struct rn *n)
 	       (str_eq(n->m.active_slot, "a") || str_eq(n->m.active_slot, "b"));
 }
 
+/*
+ * The pool's record of an extension whose rollout ended: Completed, the
+ * pool runs the new version (new nodes get it); otherwise it stays on the
+ * one it ran, and the version that did not make it is tried again
+ * automatically only after [extensions] retry_interval.
+ */
+static int ext_finished(struct orch *o, struct ro *ro, int64_t now)
+{
+	struct bw_pool_extension pe;
+	bool mask[MODEL_MAX_FIELDS] = { false };
+	int r;
+
+	if ((r = store_get_by_key(o->s, &model_pool_extension, ro->r.pool, ro->r.extension, &pe)) < 0)
+		return r == -ENOENT ? 0 : r; /* removed from the pool meanwhile */
+#define M(name) mask[model_field(&model_pool_extension, name) - model_pool_extension.fields] = true
+	if (str_eq(ro->r.status, "Completed")) {
+		if (!str_eq(pe.version, ro->r.version)) {
+			snprintf(pe.previous_version, sizeof(pe.previous_version), "%s", pe.version);
+			snprintf(pe.version, sizeof(pe.version), "%s", ro->r.version);
+		}
+		pe.failed_version[0] = '\0';
+		pe.retry_after = 0;
+		log_msg(LOG_INFO_, NULL, "pool %s: extension %s now at %s", ro->pool.name, pe.name, pe.version);
+	} else {
+		snprintf(pe.failed_version, sizeof(pe.failed_version), "%s", ro->r.version);
+		pe.retry_after = now + o->cfg.ext_retry_interval;
+		log_msg(LOG_WARN_, NULL, "pool %s: extension %s stays at %s; %s is tried again in %lld s", ro->pool.name,
+			pe.name, pe.version, ro->r.version, (long long)o->cfg.ext_retry_interval);
+	}
+	M("version");
+	M("previous_version");
+	M("failed_version");
+	M("retry_after");
+#undef M
+	return store_update(o->s, &model_pool_extension, &pe, mask, NULL);
+}
+
 /* Finishes the rollout with status (and error code). */
 static int finish(struct orch *o, struct ro *ro, const char *status, const char *code, int64_t now, const char *fmt,
 		  ...) __attribute__((format(printf, 6, 7)));
@@ -516,6 +593,11 @@ static int finish(struct orch *o, struct ro *ro, const char *status, const char 
 	log_msg(code && code[0] ? LOG_WARN_ : LOG_INFO_, NULL, "rollout %lld of pool %s: %s%s%s: %s",
 		(long long)ro->r.id, ro->pool.name, status, code && code[0] ? " " : "", code ? code : "",
 		ro->r.message);
+	if (is_ext(ro)) {
+		int r = ext_finished(o, ro, now);
+		if (r < 0)
+			return r;
+	}
 	return store_rollout_update(o->s, &ro->r);
 }
 
@@ -795,10 +877,20 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 		n->x.written_at = 0;
 		n->x.finished_at = 0;
 		n->x.reason[0] = '\0';
-		snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "%s", n->m.active_slot);
-		n->x.prev_image = n->m.installed_image;
-		snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", n->m.installed_version);
-		if ((r = to_phase(o, ro, n, PH_POWERING, now, NULL)) < 0)
+		if (is_ext(ro)) {
+			struct orch_req q = req_of(ro, n);
+			struct orch_obs ob = { 0 };
+			q.since = 0;
+			o->env.observe(o->env.ctx, &q, &ob);
+			snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "none");
+			n->x.prev_image = ro->r.image;
+			snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", ob.version);
+		} else {
+			snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "%s", n->m.active_slot);
+			n->x.prev_image = n->m.installed_image;
+			snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", n->m.installed_version);
+		}
+		if ((r = to_phase(o, ro, n, is_ext(ro) ? PH_RUNNING_EXTENSIONS : PH_POWERING, now, NULL)) < 0)
 			goto out;
 		queue(o, ro, i, false);
 	}
@@ -881,7 +973,8 @@ static void prune(struct orch *o)
 }
 
 static int start_locked(struct orch *o, const struct bw_pool *pool, const struct bw_image_version *v,
-			const char *started_by, const char *by_name, struct bw_rollout *ret, struct orch_err *err);
+			const char *extension, const char *started_by, const char *by_name, struct bw_rollout *ret,
+			struct orch_err *err);
 
 /*
  * An automatic rollout completed on a pool that follows latest with
@@ -893,14 +986,16 @@ static void follow_latest(struct orch *o, struct ro *ro)
 	struct bw_image_version v;
 	struct orch_err err;
 
-	if (!str_eq(ro->r.started_by, "platform") || !ro->pool.auto_upgrade ||
+	if (is_ext(ro) || !str_eq(ro->r.started_by, "platform") || !ro->pool.auto_upgrade ||
 	    !str_eq(ro->pool.image_version, "latest") || ro->pool.image != ro->r.image ||
 	    store_version_latest(o->s, ro->pool.image, &v) < 0 || str_eq(v.version, ro->r.version))
 		return;
-	if (start_locked(o, &ro->pool, &v, "platform", NULL, NULL, &err) < 0)
+	if (start_locked(o, &ro->pool, &v, NULL, "platform", NULL, NULL, &err) < 0)
 		log_msg(LOG_ERR_, NULL, "pool %s: the rollout to latest %s could not start: %s", ro->pool.name,
 			v.version, err.message);
 }
+
+static int ext_check_locked(struct orch *o, int64_t now);
 
 struct running {
 	struct bw_rollout *r;
@@ -967,6 +1062,15 @@ int orch_step(struct orch *o)
 			follow_latest(o, ro);
 	}
 	prune(o);
+	if (r >= 0) {
+		int64_t now = o->env.now(o->env.ctx);
+		if (now - o->ext_checked_at >= 60 || now < o->ext_checked_at) {
+			int started;
+			o->ext_checked_at = now;
+			if ((started = ext_check_locked(o, now)) > 0)
+				left += started;
+		}
+	}
 out:
 	pthread_mutex_unlock(&o->lock);
 	free(l.r);
@@ -975,8 +1079,13 @@ out:
 
 /* ---- starting and stopping ---- */
 
+/*
+ * Starts a rollout of pool: to image version v (extension NULL), or of
+ * extension to version v->version (v->image: the pool's image).
+ */
 static int start_locked(struct orch *o, const struct bw_pool *pool, const struct bw_image_version *v,
-			const char *started_by, const char *by_name, struct bw_rollout *ret, struct orch_err *err)
+			const char *extension, const char *started_by, const char *by_name, struct bw_rollout *ret,
+			struct orch_err *err)
 {
 	struct bw_rollout r = { .pool = pool->id, .image = v->image };
 	struct ro tmp = { 0 };
@@ -988,6 +1097,7 @@ static int start_locked(struct orch *o, const struct bw_pool *pool, const struct
 	snprintf(r.status, sizeof(r.status), "RollingForward");
 	snprintf(r.started_by, sizeof(r.started_by), "%s", started_by);
 	snprintf(r.started_by_name, sizeof(r.started_by_name), "%s", by_name ? by_name : "");
+	snprintf(r.extension, sizeof(r.extension), "%s", extension ? extension : "");
 	r.started_at = now;
 	if ((rc = store_pool_members(o->s, pool->id, add_member, &l)) < 0 || l.err < 0) {
 		free(tmp.nodes);
@@ -995,6 +1105,7 @@ static int start_locked(struct orch *o, const struct bw_pool *pool, const struct
 		return rc < 0 ? rc : l.err;
 	}
 	tmp.r = r;
+	tmp.pool = *pool;
 	if ((rc = store_tx_begin(o->s)) < 0) {
 		free(tmp.nodes);
 		set_err(err, 503, "unavailable", NULL, "store failed");
@@ -1011,18 +1122,32 @@ static int start_locked(struct orch *o, const struct bw_pool *pool, const struct
 	/* Every member gets its row: pending, or skipped when it already runs the target. */
 	for (size_t i = 0; i < tmp.n && rc == 0; i++) {
 		struct rn *n = &tmp.nodes[i];
-		n->phase = on_target(&tmp, n) ? PH_SKIPPED : PH_PENDING;
+		if (extension) {
+			/* What the node runs of the extension, as its last successful run says. */
+			struct orch_req q = req_of(&tmp, n);
+			struct orch_obs ob = { 0 };
+			q.since = 0;
+			o->env.observe(o->env.ctx, &q, &ob);
+			n->phase = str_eq(ob.version, v->version) ? PH_SKIPPED : PH_PENDING;
+			snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "none");
+			n->x.prev_image = v->image;
+			snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", ob.version);
+		} else {
+			n->phase = on_target(&tmp, n) ? PH_SKIPPED : PH_PENDING;
+			snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "%s", n->m.active_slot);
+			n->x.prev_image = n->m.installed_image;
+			snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", n->m.installed_version);
+		}
 		n->x.phase_at = now;
-		snprintf(n->x.prev_slot, sizeof(n->x.prev_slot), "%s", n->m.active_slot);
-		n->x.prev_image = n->m.installed_image;
-		snprintf(n->x.prev_version, sizeof(n->x.prev_version), "%s", n->m.installed_version);
 		if (n->phase == PH_SKIPPED)
-			snprintf(n->x.reason, sizeof(n->x.reason), "already on %s", v->version);
+			snprintf(n->x.reason, sizeof(n->x.reason), "already on %s%s%s", extension ? extension : "",
+				 extension ? "@" : "", v->version);
 		rc = put_row(o, &tmp, n);
 	}
 	if (rc == 0)
-		rc = store_event_add(o->s, 0, r.id, "rollout", "rollout %lld of pool %s to version %s started by %s%s%s",
-				     (long long)r.id, pool->name, v->version, started_by, by_name ? " " : "",
+		rc = store_event_add(o->s, 0, r.id, "rollout", "rollout %lld of pool %s to %s%s%s started by %s%s%s",
+				     (long long)r.id, pool->name, extension ? extension : "version ",
+				     extension ? "@" : "", v->version, started_by, by_name ? " " : "",
 				     by_name ? by_name : "");
 	if (rc < 0)
 		store_tx_rollback(o->s);
@@ -1033,8 +1158,8 @@ static int start_locked(struct orch *o, const struct bw_pool *pool, const struct
 		set_err(err, 503, "unavailable", NULL, "store failed");
 		return rc;
 	}
-	log_msg(LOG_INFO_, NULL, "rollout %lld of pool %s to %s started by %s %s", (long long)r.id, pool->name,
-		v->version, started_by, by_name ? by_name : "");
+	log_msg(LOG_INFO_, NULL, "rollout %lld of pool %s to %s%s%s started by %s %s", (long long)r.id, pool->name,
+		extension ? extension : "", extension ? "@" : "", v->version, started_by, by_name ? by_name : "");
 	if (ret)
 		*ret = r;
 	return 0;
@@ -1081,7 +1206,7 @@ int orch_start(struct orch *o, int64_t pool_id, const char *version, const char 
 	if ((rc = resolve(o, &pool, version, &v, err)) < 0)
 		return rc;
 	pthread_mutex_lock(&o->lock);
-	rc = start_locked(o, &pool, &v, started_by, by_name, ret, err);
+	rc = start_locked(o, &pool, &v, NULL, started_by, by_name, ret, err);
 	pthread_mutex_unlock(&o->lock);
 	return rc;
 }
@@ -1154,6 +1279,162 @@ int orch_published(struct orch *o, int64_t image, const char *version)
 	return started;
 }
 
+/* ---- extensions ---- */
+
+struct newest {
+	struct extver cur;
+	char best[VERSION_MAX_LEN + 1];
+	struct extver bv;
+	bool any_major; /* false: the same major only */
+	const char *want; /* a given version: found? */
+	bool found;
+};
+
+static int newer_one(const void *obj, void *ud)
+{
+	const struct bw_extension_version *v = obj;
+	struct newest *nw = ud;
+	struct extver x;
+
+	if (nw->want && str_eq(nw->want, v->version))
+		nw->found = true;
+	if (extver_parse(v->version, &x) < 0 || (!nw->any_major && x.major != nw->cur.major) ||
+	    extver_cmp(&x, &nw->cur) <= 0)
+		return 0;
+	if (!nw->best[0] || extver_cmp(&x, &nw->bv) > 0) {
+		snprintf(nw->best, sizeof(nw->best), "%s", v->version);
+		nw->bv = x;
+	}
+	return 0;
+}
+
+/* Scans the catalog's versions of extension name into nw. */
+static int scan_versions(struct orch *o, const char *name, struct newest *nw)
+{
+	struct bw_extension x;
+	struct store_filter f = { .field = model_field(&model_extension_version, "extension") };
+	int r;
+
+	if ((r = store_get_by_key(o->s, &model_extension, 0, name, &x)) < 0)
+		return r;
+	f.ival = x.id;
+	return store_list(o->s, &model_extension_version, &f, 1, 0, 0, newer_one, nw, NULL);
+}
+
+static int start_ext_locked(struct orch *o, const struct bw_pool *pool, const struct bw_pool_extension *pe,
+			    const char *version, const char *started_by, const char *by_name, struct bw_rollout *ret,
+			    struct orch_err *err)
+{
+	struct bw_image_version v = { .image = pool->image };
+
+	snprintf(v.version, sizeof(v.version), "%s", version);
+	return start_locked(o, pool, &v, pe->name, started_by, by_name, ret, err);
+}
+
+int orch_start_extension(struct orch *o, int64_t pool_id, const char *extension, const char *version,
+			 const char *started_by, const char *by_name, struct bw_rollout *ret, struct orch_err *err)
+{
+	struct bw_pool pool;
+	struct bw_pool_extension pe;
+	struct newest nw = { .want = version, .any_major = true };
+	int rc;
+
+	if (store_get(o->s, &model_pool, pool_id, &pool) < 0) {
+		set_err(err, 404, "not_found", "pool", "no such pool");
+		return -ENOENT;
+	}
+	if (store_get_by_key(o->s, &model_pool_extension, pool_id, extension, &pe) < 0) {
+		set_err(err, 404, "not_found", "extension", "pool %s runs no extension %s", pool.name, extension);
+		return -ENOENT;
+	}
+	if (extver_parse(pe.version, &nw.cur) < 0)
+		memset(&nw.cur, 0, sizeof(nw.cur));
+	if ((rc = scan_versions(o, extension, &nw)) < 0) {
+		set_err(err, 503, "unavailable", NULL, "store failed");
+		return rc;
+	}
+	if (!version)
+		version = nw.best[0] ? nw.best : pe.version;
+	else if (!nw.found) {
+		set_err(err, 404, "not_found", "version", "extension %s has no version %s", extension, version);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&o->lock);
+	rc = start_ext_locked(o, &pool, &pe, version, started_by, by_name, ret, err);
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+struct autos {
+	struct bw_pool_extension *pe;
+	size_t n, cap;
+};
+
+static int add_auto(const void *obj, void *ud)
+{
+	struct autos *a = ud;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 16;
+		struct bw_pool_extension *p = realloc(a->pe, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		a->pe = p;
+		a->cap = cap;
+	}
+	memcpy(&a->pe[a->n++], obj, sizeof(*a->pe));
+	return 0;
+}
+
+/* orch_ext_check with the lock held. */
+static int ext_check_locked(struct orch *o, int64_t now)
+{
+	struct autos a = { 0 };
+	struct store_filter f = { .field = model_field(&model_pool_extension, "auto_upgrade"), .ival = 1 };
+	int started = 0, r;
+
+	if ((r = store_list(o->s, &model_pool_extension, &f, 1, 0, 0, add_auto, &a, NULL)) < 0) {
+		free(a.pe);
+		return r;
+	}
+	for (size_t k = 0; k < a.n; k++) {
+		const struct bw_pool_extension *pe = &a.pe[k];
+		struct newest nw = { .want = NULL };
+		struct bw_rollout cur;
+		struct bw_pool pool;
+		struct orch_err err;
+
+		/* One rollout per pool at a time: the next extension waits for this one. */
+		if (store_rollout_running(o->s, pe->pool, &cur) == 0 || extver_parse(pe->version, &nw.cur) < 0 ||
+		    scan_versions(o, pe->name, &nw) < 0 || !nw.best[0])
+			continue;
+		/* A minor version that was rolled back waits for its retry; a newer one does not. */
+		if (str_eq(nw.best, pe->failed_version) && now < pe->retry_after)
+			continue;
+		if (store_get(o->s, &model_pool, pe->pool, &pool) < 0)
+			continue;
+		if (start_ext_locked(o, &pool, pe, nw.best, "platform", NULL, NULL, &err) == 0) {
+			started++;
+			log_msg(LOG_INFO_, NULL, "pool %s: automatic upgrade of extension %s from %s to %s%s", pool.name,
+				pe->name, pe->version, nw.best,
+				str_eq(nw.best, pe->failed_version) ? " (a retry)" : "");
+		} else
+			log_msg(LOG_ERR_, NULL, "pool %s: the upgrade of extension %s to %s could not start: %s",
+				pool.name, pe->name, nw.best, err.message);
+	}
+	free(a.pe);
+	return started;
+}
+
+int orch_ext_check(struct orch *o)
+{
+	int r;
+
+	pthread_mutex_lock(&o->lock);
+	r = ext_check_locked(o, o->env.now(o->env.ctx));
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
 /* ---- reading ---- */
 
 static int count_row(const struct bw_rollout_node *x, void *userdata)
@@ -1205,9 +1486,10 @@ json_t *orch_rollout_json(struct orch *o, const struct bw_rollout *r, bool with_
 		return NULL;
 	store_key_of(o->s, &model_pool, r->pool, pool, sizeof(pool));
 	store_key_of(o->s, &model_image, r->image, image, sizeof(image));
-	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I},"
+	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I},"
 		      " s:{s:I, s:I}}",
-		      "id", (json_int_t)r->id, "pool", pool, "image", image, "version", r->version, "status", r->status,
+		      "id", (json_int_t)r->id, "pool", pool, "image", image, "extension", r->extension, "version",
+		      r->version, "status", r->status,
 		      "error_code", r->error_code, "message", r->message, "started_by", r->started_by,
 		      "started_by_name", r->started_by_name, "cancel_requested", r->cancel_requested, "batches",
 		      (json_int_t)r->batches, "started_at", (json_int_t)r->started_at, "completed_at",

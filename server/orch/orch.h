@@ -73,7 +73,17 @@ struct orch_obs {
 	char probe_why[160]; /* what the probe last said when it failed */
 };
 
-/* One node, as the orchestrator asks about it or acts on it. */
+/*
+ * One node, as the orchestrator asks about it or acts on it.
+ *
+ * In a rollout of an extension (extension != NULL) the same calls mean:
+ * reimage: run extension@version on the node (one run, queued);
+ * rollback: run extension@version (the previous one) again;
+ * observe: task is the state of the last run of extension@version since
+ * `since` (queued/running: OT_WRITING, succeeded: OT_WRITTEN, failed:
+ * OT_FAILED); image is q->image and version the version of the extension
+ * the node last ran successfully ("" if none); extensions is OC_NONE.
+ */
 struct orch_req {
 	const struct bw_pool *pool;
 	int64_t rollout, node;
@@ -82,6 +92,7 @@ struct orch_req {
 	int64_t image;        /* reimage: the target; rollback: the previous image */
 	const char *version;
 	const char *slot;     /* rollback: the slot to boot again */
+	const char *extension; /* a rollout of this extension, or NULL */
 };
 
 struct orch_env {
@@ -100,6 +111,8 @@ struct orch_config {
 	int64_t quarantine_after;  /* reimages failed in a row (default 3; 0: never) */
 	int64_t rollout_timeout;   /* seconds: a rollout not finished by then stops between batches,
 				    * Faulted RollingUpgradeTimeout (0: never) */
+	int64_t ext_retry_interval; /* seconds before an extension upgrade that failed is tried again
+				     * automatically (default 3 days) */
 };
 
 struct orch_err {
@@ -134,6 +147,24 @@ int orch_cancel(struct orch *o, int64_t pool, struct bw_rollout *ret, struct orc
  * Returns how many started.
  */
 int orch_published(struct orch *o, int64_t image, const char *version);
+
+/*
+ * Starts a rollout of one extension of pool to version (same major as the
+ * pool's, or any with by a user). Refused: the pool does not run it (404),
+ * no such version (404), the pool's rollout running (409).
+ */
+int orch_start_extension(struct orch *o, int64_t pool, const char *extension, const char *version,
+			 const char *started_by, const char *by_name, struct bw_rollout *ret, struct orch_err *err);
+/*
+ * Automatic extension upgrades (DESIGN.md, "Extensions"): for every pool
+ * extension with auto_upgrade, the newest version of the same major above
+ * the pool's rolls out (started by "platform") when the pool has no
+ * rollout rolling forward, unless it is the one that failed and its
+ * retry_after has not come. One extension at a time per pool; one that
+ * failed does not hold the others. Also run by orch_step once a minute.
+ * Returns how many started.
+ */
+int orch_ext_check(struct orch *o);
 
 /* One step of every rollout rolling forward; returns how many still roll forward, or -errno. */
 int orch_step(struct orch *o);

@@ -192,7 +192,8 @@ int store_task_create(struct store *s, struct bw_task *t, struct store_err *err)
 
 struct bw_rollout {
 	int64_t id, pool, image;
-	char version[VERSION_MAX_LEN + 1];
+	char version[VERSION_MAX_LEN + 1]; /* of the image, or of the extension */
+	char extension[NAME_MAX_LEN + 1];  /* a rollout of this extension of the pool; "": of the OS image */
 	char status[24];       /* RollingForward | Cancelled | Completed | Faulted */
 	char error_code[72];   /* the rule that stopped it, or "" */
 	char message[256];
@@ -257,5 +258,93 @@ int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_
 int store_node_set_failures(struct store *s, int64_t node, int64_t failures, bool quarantined);
 /* The ids of pools that follow "latest" of image with auto_upgrade on. */
 int store_pools_following(struct store *s, int64_t image, int (*cb)(int64_t pool, void *userdata), void *userdata);
+
+/* ---- extensions: catalog (store_ext.c) ---- */
+
+/*
+ * Publishes extension version v atomically: inside one transaction the row
+ * is inserted, then commit(userdata) runs (it renames the bundle into
+ * place); the transaction commits only if commit returns 0. -EEXIST if the
+ * version exists. v's id and timestamps are written even on a rollback.
+ */
+int store_ext_version_publish(struct store *s, struct bw_extension_version *v, int (*commit)(void *userdata),
+			      void *userdata, struct store_err *err);
+/*
+ * A pool whose pool_extensions row names extension name at version into
+ * pool[size]: one that runs it if any (*ret_previous false), else one that
+ * keeps it as previous_version to roll back to (*ret_previous true; may be
+ * NULL). -ENOENT if none.
+ */
+int store_ext_version_used_by(struct store *s, const char *name, const char *version, char *pool, size_t size,
+			      bool *ret_previous);
+/* How many versions extension_id has, and the oldest one's into first[size] ("" if none). */
+int store_ext_version_count(struct store *s, int64_t extension_id, int64_t *ret_n, char *first, size_t size);
+/* A pool that lists extension name (pool_extensions) into pool[size]; -ENOENT if none. */
+int store_ext_used_by_pool(struct store *s, const char *name, char *pool, size_t size);
+
+/* ---- extensions: runs (store_extrun.c) ---- */
+
+/* The extensions of a pool, in id order, at most max (-E2BIG past it). */
+int store_pool_extensions(struct store *s, int64_t pool, struct bw_pool_extension *ret, size_t max, size_t *ret_n);
+/* 1 if the pool runs any extension, 0 if not. */
+int store_pool_has_extensions(struct store *s, int64_t pool);
+/* Ends a run: its state, exit_status, error, byte counts and truncated, with the output kept (copied). */
+int store_ext_run_finish(struct store *s, const struct bw_ext_run *run, const void *out, size_t out_len,
+			 const void *err, size_t err_len);
+/* The output kept of run id, NUL-terminated (also binary); caller frees both. */
+int store_ext_run_output(struct store *s, int64_t id, char **ret_out, size_t *ret_out_len, char **ret_err,
+			 size_t *ret_err_len);
+/*
+ * The last run of extension on node created at or after since, of version
+ * and in state when not NULL; -ENOENT if none.
+ */
+int store_ext_run_find(struct store *s, int64_t node, const char *extension, const char *version, const char *state,
+		       int64_t since, struct bw_ext_run *ret);
+/* Runs queued or running, oldest first (at most 256 per call). */
+int store_ext_runs_open(struct store *s, int (*cb)(const struct bw_ext_run *run, void *userdata), void *userdata);
+/*
+ * After a restart: single runs left running go back to the queue (a run is
+ * idempotent by contract); provisioning runs end failed, "interrupted", as
+ * the node's whole provisioning runs again.
+ */
+int store_ext_runs_requeue(struct store *s);
+/* For each extension run on node since then, its last run. */
+int store_ext_runs_summary(struct store *s, int64_t node, int64_t since,
+			   int (*cb)(const char *extension, const char *version, const char *state, void *userdata),
+			   void *userdata);
+/* Nodes whose extensions must run again and whose OS has sent a heartbeat since (at most 512 per call). */
+int store_nodes_provision_due(struct store *s, int (*cb)(const struct bw_node *n, void *userdata), void *userdata);
+/* Sets a node's provision_after_ts to ts (0: clears it), only if it is only_if (0: whatever it is). */
+int store_node_provision_set(struct store *s, int64_t node, int64_t ts, int64_t only_if);
+
+/* ---- Custom data and metadata (store_meta.c) ---- */
+
+/* Who a custom-data blob belongs to: a pool or a node (by id). */
+enum store_owner {
+	STORE_OWNER_POOL,
+	STORE_OWNER_NODE,
+};
+
+/*
+ * The custom data of a pool or node: *ret_data is a new buffer of *ret_len
+ * bytes (one more is allocated, so it is never NULL) that the caller frees.
+ * -ENOENT if it has none, -ENOMEM.
+ */
+int store_custom_data_get(struct store *s, enum store_owner owner, int64_t id, uint8_t **ret_data,
+			  size_t *ret_len);
+/*
+ * Sets (inserts or replaces) the custom data of a pool or node to a copy of
+ * data[len]; the caller keeps data. -ENOENT if the pool or node does not
+ * exist (checked in the same statement). Size limits are the caller's.
+ */
+int store_custom_data_put(struct store *s, enum store_owner owner, int64_t id, const void *data, size_t len);
+/* Clears it; -ENOENT if there was none. */
+int store_custom_data_delete(struct store *s, enum store_owner owner, int64_t id);
+/*
+ * The id of the newest succeeded reimage task of node that wrote slot
+ * ("a" or "b"): what that slot holds. -ENOENT if none (an OS installed
+ * before bootwave, or no reimage yet).
+ */
+int store_slot_task(struct store *s, int64_t node_id, const char *slot, int64_t *ret_task);
 
 #endif

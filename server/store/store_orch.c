@@ -5,7 +5,7 @@
 #define ROLLOUT_COLS                                                                                              \
 	"id, pool_id, image_id, version, status, error_code, message, started_by, started_by_name,"              \
 	" cancel_requested, batches, batch_started_at, batch_done_at, batch_seconds, started_at, completed_at,"   \
-	" canary_done, bake_until"
+	" canary_done, bake_until, extension"
 
 static void text(sqlite3_stmt *st, int col, char *buf, size_t size)
 {
@@ -34,6 +34,7 @@ static void rollout_row(sqlite3_stmt *st, struct bw_rollout *r)
 	r->completed_at = sqlite3_column_int64(st, 15);
 	r->canary_done = sqlite3_column_int64(st, 16) != 0;
 	r->bake_until = sqlite3_column_int64(st, 17);
+	text(st, 18, r->extension, sizeof(r->extension));
 }
 
 /* Binds the mutable fields of r as ?2..?10 and ?16..?17. */
@@ -59,8 +60,8 @@ int store_rollout_insert(struct store *s, struct bw_rollout *r)
 	int rc = sqlite3_prepare_v2(s->db,
 				    "INSERT INTO rollouts (pool_id, status, error_code, message, cancel_requested, batches,"
 				    " batch_started_at, batch_done_at, batch_seconds, completed_at, image_id, version,"
-				    " started_by, started_by_name, started_at, canary_done, bake_until)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+				    " started_by, started_by_name, started_at, canary_done, bake_until, extension)"
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
 				    -1, &st, NULL);
 	int r2;
 
@@ -73,6 +74,7 @@ int store_rollout_insert(struct store *s, struct bw_rollout *r)
 	sqlite3_bind_text(st, 13, r->started_by, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 14, r->started_by_name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 15, r->started_at);
+	sqlite3_bind_text(st, 18, r->extension, -1, SQLITE_TRANSIENT);
 	r2 = store_step_done(s, st, NULL);
 	if (r2 == 0)
 		r->id = sqlite3_last_insert_rowid(s->db);
