@@ -997,6 +997,35 @@ static void follow_latest(struct orch *o, struct ro *ro)
 
 static int ext_check_locked(struct orch *o, int64_t now);
 
+static int last_os_rollout(const struct bw_rollout *r, void *userdata)
+{
+	if (r->extension[0])
+		return 0;
+	*(struct bw_rollout *)userdata = *r;
+	return 1;
+}
+
+/*
+ * A rollout of an extension ended on a pool that follows latest with
+ * auto_upgrade: if a new latest was published meanwhile (its automatic
+ * rollout could not start while this one rolled forward), it starts now.
+ */
+static void os_catch_up(struct orch *o, struct ro *ro)
+{
+	struct bw_image_version v;
+	struct bw_rollout last = { .id = 0 };
+	struct orch_err err;
+
+	if (!is_ext(ro) || !ro->pool.auto_upgrade || !str_eq(ro->pool.image_version, "latest") ||
+	    store_version_latest(o->s, ro->pool.image, &v) < 0 ||
+	    store_rollout_list(o->s, ro->pool.id, 0, 0, last_os_rollout, &last) < 0 || !last.id ||
+	    (last.image == v.image && str_eq(last.version, v.version)))
+		return;
+	if (start_locked(o, &ro->pool, &v, NULL, "platform", NULL, NULL, &err) < 0)
+		log_msg(LOG_ERR_, NULL, "pool %s: the rollout to latest %s could not start: %s", ro->pool.name,
+			v.version, err.message);
+}
+
 struct running {
 	struct bw_rollout *r;
 	size_t n, cap;
@@ -1060,6 +1089,8 @@ int orch_step(struct orch *o)
 		left += str_eq(ro->r.status, "RollingForward");
 		if (str_eq(ro->r.status, "Completed"))
 			follow_latest(o, ro);
+		if (!str_eq(ro->r.status, "RollingForward"))
+			os_catch_up(o, ro);
 	}
 	prune(o);
 	if (r >= 0) {

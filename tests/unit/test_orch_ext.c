@@ -12,7 +12,9 @@
  *     version back, the rollout is Faulted, and the version is not tried
  *     again before the retry interval (3 days), then is; fixed, it completes;
  *   - a sick version (healthy run, unhealthy node): rolled back too;
- *   - one extension failing does not hold another one's upgrade.
+ *   - one extension failing does not hold another one's upgrade;
+ *   - a new OS latest published while an extension rolls out starts its
+ *     rollout when that one ends.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -496,6 +498,55 @@ static void test_manual_start_and_skip(void **state)
 	store_fx_teardown((void **)&fx);
 }
 
+/* A new OS latest published while an extension rolls out: its rollout starts when that one ends. */
+static void test_os_latest_after_extension(void **state)
+{
+	struct bw_pool pool;
+	struct store_fx *fx = setup(&pool);
+	struct orch *o = make(fx);
+	struct bw_rollout r, cur;
+	struct orch_err e;
+	struct bw_image_version v;
+	struct store_err err = { .field = "" };
+	bool mask[MODEL_MAX_FIELDS] = { false };
+	(void)state;
+
+	pool.auto_upgrade = true;
+	mask[model_field(&model_pool, "auto_upgrade") - model_pool.fields] = true;
+	assert_int_equal(store_update(fx->s, &model_pool, &pool, mask, NULL), 0);
+	assert_string_equal(pool.image_version, "latest");
+	/* The pool's last OS rollout: to 1.0, where every node is. */
+	assert_int_equal(orch_start(o, pool.id, "1.0", "platform", NULL, &r, &e), 0);
+	run_until_idle(o, fx->s, 600);
+	assert_int_equal(store_rollout_get(fx->s, r.id, &r), 0);
+	assert_string_equal(r.status, "Completed");
+	add_version(fx->s, ext_ids[0], "1.1");
+	assert_int_equal(orch_ext_check(o), 1);
+	assert_int_equal(store_rollout_running(fx->s, pool.id, &cur), 0);
+	assert_string_equal(cur.extension, "agent");
+	model_init(&model_image_version, &v);
+	v.image = W.image;
+	snprintf(v.version, sizeof(v.version), "2.0");
+	snprintf(v.sha256, sizeof(v.sha256), "%064d", 2);
+	snprintf(v.artifact, sizeof(v.artifact), "rootfs.img");
+	assert_int_equal(store_insert(fx->s, &model_image_version, &v, &err), 0);
+	assert_int_equal(orch_published(o, W.image, "2.0"), 0); /* busy: not now */
+	for (int i = 0; i < 1000; i++) {
+		assert_true(orch_step(o) >= 0);
+		assert_int_equal(store_rollout_get(fx->s, cur.id, &r), 0);
+		if (!str_eq(r.status, "RollingForward"))
+			break;
+		fake_now += 10;
+	}
+	assert_string_equal(r.status, "Completed");
+	assert_int_equal(store_rollout_running(fx->s, pool.id, &cur), 0);
+	assert_string_equal(cur.extension, "");
+	assert_string_equal(cur.version, "2.0");
+	assert_string_equal(cur.started_by, "platform");
+	orch_free(o);
+	store_fx_teardown((void **)&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_sick_version_rolled_back),
 		cmocka_unit_test(test_one_failing_does_not_hold_another),
 		cmocka_unit_test(test_manual_start_and_skip),
+		cmocka_unit_test(test_os_latest_after_extension),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
