@@ -10,6 +10,8 @@
 #      keep every byte.
 #   3. "broken" (boots, never healthy) into slot a: reported Unhealthy, not
 #      committed, slot b stays the active one.
+# After 1 and 2 the extension of the node's pool runs over SSH in the new OS
+# (its dropbear, the host key its agent reported).
 # Reboots between steps go through QEMU's monitor (system_reset), as a BMC
 # would do. Prints how long each phase took.
 . "$(dirname "$0")/lib.sh"
@@ -47,11 +49,26 @@ data_disk_sum() { sha256sum <"$T/data.raw" | cut -d' ' -f1; }
 DATA_DISK_SUM=$(data_disk_sum)
 
 bw_rc 0 node create n1 --mac $MAC --os-disk /dev/vda --data-disks /dev/vdb
+# An extension of the node's pool: after every reimage it runs over SSH in
+# the fresh OS (the test OS's dropbear, whose host key its agent reports).
+mkdir -p "$T/ext"
+cat >"$T/ext/run" <<'EOS'
+#!/bin/sh
+echo "hello from $(cat /etc/bootwave/version) on $(uname -r) as uid $(id -u) in $(pwd), settings $(cat settings.json)"
+echo "$BW_VERSION" >/var/lib/bootwave/hello.stamp
+EOS
+chmod 755 "$T/ext/run"
+tar -C "$T/ext" -czf "$T/hello.tar.gz" .
+bw_rc 0 extension create hello
+bw_rc 0 extension upload hello 1.0 "$T/hello.tar.gz"
 bw_rc 0 image create os
 bw_rc 0 image publish os v1 "$OS/os-v1.tar.zst"
 bw_rc 0 image publish os v2 "$OS/os-v2.img.zst"
 # (Its probe counts as Initializing for 20 s, not the default 120 s.)
 bw_rc 0 image publish os broken "$OS/os-broken.tar.gz" --cmdline bootwave.grace=20
+bw_rc 0 pool create p1 --image os --image-version v1 --auto-upgrade false
+bw_rc 0 pool extension add p1 hello --version 1.0 --settings '{"who": "test_reimage"}'
+bw_rc 0 node set n1 --pool p1
 
 # The machine boots from the network, always; bootwaved picks what it boots.
 MON_PORT=4444
@@ -85,6 +102,9 @@ wait_for() {
 }
 installed_is() { [ "$(node_field installed_version)" = "$1" ] && [ "$(node_field state)" = active ]; }
 health_is() { [ "$(node_field health)" = "$1" ]; }
+# ext_ran N: the extension succeeded N times; ext_output: what its last run printed.
+ext_ran() { [ "$(bw -o json node extensions n1 | jq '[.[] | select(.state == "succeeded")] | length')" -ge "$1" ]; }
+ext_output() { bw -o json node extension-output "$(bw -o json node extensions n1 | jq -r '.[-1].id')" | jq -r .stdout; }
 
 # phases TASK: how long each phase of the reimage took, from the node's events.
 phases() {
@@ -121,6 +141,11 @@ check_contains "v1: the agent created the layout" "bw-os-a" "$(sgdisk -p "$T/os.
 check_contains "v1: with a data partition" "bw-data" "$(sgdisk -p "$T/os.raw")"
 check_eq "v1: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
 check_contains "v1: the agent printed its peak memory" "peak RSS" "$(tr -d '\r' <"$T/console.log")"
+wait_for "v1: the pool's extension ran over SSH" 180 ext_ran 1 && echo "   v1: extension done $WAITED s after the commit"
+check_contains "v1: the extension ran in the new OS, as root, with its settings" \
+	'hello from v1 on 6.1.0' "$(ext_output)"
+check_contains "v1: ... as root in its directory" 'as uid 0 in /var/lib/bootwave/extensions/hello, settings {"who":"test_reimage"}' "$(ext_output)"
+check_eq "v1: the host key its agent reported is the one pinned" "ssh-ed25519" "$(node_field ssh_host_key | cut -d' ' -f1)"
 
 # The data partition now gets data of its own, written from the outside
 # (the test OS never mounts it).
@@ -138,6 +163,8 @@ check_eq "v2: active slot" "b" "$(node_field active_slot)"
 check_contains "v2: the OS came up" "bootwave-os: v2 up" "$(tr -d '\r' <"$T/console.log")"
 check_eq "v2: data partition unchanged" "$DATA_PART_SUM" "$(data_part_sum)"
 check_eq "v2: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+wait_for "v2: the extension ran again in the new OS" 180 ext_ran 2
+check_contains "v2: ... in v2" "hello from v2" "$(ext_output)"
 
 # 3. A version that boots but never gets healthy: not committed.
 since=$(last_event_id)
