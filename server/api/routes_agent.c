@@ -325,7 +325,7 @@ int agent_progress(struct request *r)
 	struct bw_node node;
 	struct bw_task t;
 	json_t *done = json_object_get(r->json, "bytes_done"), *total = json_object_get(r->json, "bytes_total");
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 	char stage[24];
 
 	if (agent_auth(r, "reimage", &node, &t) < 0 || api_check_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||
@@ -368,7 +368,7 @@ int agent_result(struct request *r)
 	const char *status = json_string_value(json_object_get(r->json, "status"));
 	const char *sha = json_string_value(json_object_get(r->json, "sha256"));
 	const char *reason = json_string_value(json_object_get(r->json, "reason"));
-	bool ok, mask[64] = { false };
+	bool ok, mask[MODEL_MAX_FIELDS] = { false };
 	int rc;
 
 	if (agent_auth(r, "reimage", &node, &t) < 0 || api_check_fields(r, fields) < 0 || check_task_id(r, &t) < 0 ||

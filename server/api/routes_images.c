@@ -418,7 +418,7 @@ int images_version_update(struct request *r)
 {
 	struct bw_image img;
 	struct bw_image_version v;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	struct store_err se = { .field = "" };
 	int rc;

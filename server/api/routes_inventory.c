@@ -467,7 +467,7 @@ int inventory_create(struct request *r)
 {
 	const struct model *m = r->route->model;
 	_cleanup_free_ void *obj = malloc(m->size);
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	struct store_err se = { .field = "" };
 	char loc[512];
@@ -506,7 +506,7 @@ int inventory_update(struct request *r)
 {
 	const struct model *m = r->route->model;
 	_cleanup_free_ void *obj = malloc(m->size);
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	struct store_err se = { .field = "" };
 	int64_t parent;

@@ -10,7 +10,7 @@
 int tokens_create(struct request *r)
 {
 	struct bw_token tok;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	struct store_err se = { .field = "" };
 	char secret[TOKEN_LEN + 1];

@@ -12,6 +12,8 @@
 #   - a run again by hand: a script that hangs is cut at its timeout, one
 #     that fails is recorded with its exit status and stderr, the one that
 #     runs after it is skipped, and the others go on;
+#   - bootwaved killed in the middle of a node's runs: the cut one is
+#     recorded as interrupted, and the node's runs go again, whole;
 #   - a host key other than the one the agent reported is refused and
 #     flagged; an SSH port with nothing behind it fails clearly;
 #   - an automatic minor upgrade of an extension rolls out; a bad one is
@@ -218,6 +220,27 @@ check_eq "fails: its stderr" "it went wrong" "$(bw -o json node extension-output
 check_contains "after-fails: skipped, naming why" "fails" "$(runs n1 '[.[] | select(.extension == "after-fails")][-1].error')"
 check_eq "after-fails never ran" "no" "$([ -e "$OUTDIR/n1/after-fails.ran" ] && echo yes || echo no)"
 check_eq "no sleep left on the node" "" "$(pgrep -f 'sleep 600' || true)"
+
+# ---- bootwaved killed in the middle of a node's runs: they run again, whole ----
+before=$(runs n2 'length')
+bw_rc 0 node run-extensions n2
+for _ in $(seq 100); do
+	[ "$(runs n2 "[.[$before:][] | select(.extension == \"hang\" and .state == \"running\")] | length")" = 1 ] && break
+	sleep 0.2
+done
+crash_daemon
+start_daemon
+for _ in $(seq 80); do
+	[ "$(runs n2 "[.[$before:][] | select(.state == \"queued\" or .state == \"running\")] | length")" = 0 ] &&
+		[ "$(runs n2 "[.[$before:][] | select(.extension == \"after-fails\")] | length")" = 1 ] && break
+	sleep 0.5
+done
+check_eq "n2: the run cut by the crash is failed, saying so" "hang:failed" \
+	"$(runs n2 "[.[$before:][] | select(.error | test(\"interrupted by a restart\"))] | map(\"\(.extension):\(.state)\") | join(\" \")")"
+check_eq "n2: then the whole round ran again" "base app flood hang fails after-fails" \
+	"$(runs n2 "[.[$before:][] | select(.error | test(\"interrupted\") | not)] | .[-6:] | map(.extension) | join(\" \")")"
+check_eq "n2: nothing left queued or running" "0" "$(runs n2 '[.[] | select(.state == "queued" or .state == "running")] | length')"
+
 bw_rc 0 pool extension remove p1 after-fails
 bw_rc 0 pool extension remove p1 fails
 bw_rc 0 pool extension remove p1 hang

@@ -311,7 +311,7 @@ static inline void world_sync(struct world *w, int64_t t)
 		n->synced = t;
 		if (n->dirty) {
 			struct bw_node row;
-			bool mask[64] = { false };
+			bool mask[MODEL_MAX_FIELDS] = { false };
 			int v = n->active >= 0 ? n->slot_ver[n->active] : -1;
 
 			assert_true(model_node.n_fields <= ARRAY_SIZE(mask));
@@ -560,7 +560,7 @@ static inline void world_move(struct world *w, size_t i, int64_t pool)
 {
 	struct sim_node *n = &w->nodes[i];
 	struct bw_node row;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	assert_true(model_node.n_fields <= ARRAY_SIZE(mask));
 	memset(&row, 0, sizeof(row));

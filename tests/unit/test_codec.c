@@ -106,7 +106,7 @@ static void expect_node_error(struct fx *f, const char *text, bool create, unsig
 			      const char *field)
 {
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 
 	model_init(&model_node, &n);
@@ -141,7 +141,7 @@ static void test_unknown_field(void **state)
 	struct fx *f = *state;
 	struct api_error e;
 	struct bw_image_version v;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	expect_node_error(f, "{\"name\":\"n1\",\"mac\":\"52:54:00:12:34:56\",\"colour\":\"red\"}", true, 400,
 			  "unknown_field", "colour");
@@ -177,7 +177,7 @@ static void test_immutable_field(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	expect_node_error(f, "{\"name\":\"n2\"}", false, 400, "immutable_field", "name");
 	/* At creation it is fine. */
@@ -189,7 +189,7 @@ static void test_missing_field(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	expect_node_error(f, "{\"name\":\"n1\"}", true, 400, "missing_field", "mac");
 	expect_node_error(f, "{\"mac\":\"52:54:00:12:34:56\"}", true, 400, "missing_field", "name");
@@ -220,7 +220,7 @@ static void test_update_domain_range(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	expect_node_error(f, "{\"update_domain\":20}", false, 422, "out_of_range", "update_domain");
 	expect_node_error(f, "{\"update_domain\":-1}", false, 422, "out_of_range", "update_domain");
@@ -238,7 +238,7 @@ static void test_max_batch_percent(void **state)
 {
 	struct fx *f = *state;
 	struct bw_pool p;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 
 	model_init(&model_pool, &p);
@@ -285,7 +285,7 @@ static void test_mac_normalised(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	decode_node(f, "{\"name\":\"n1\",\"mac\":\"52:54:00:AB:CD:EF\"}", true, &n, mask);
 	assert_string_equal(n.mac, "52:54:00:ab:cd:ef");
@@ -311,7 +311,7 @@ static void test_reference(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	json_t *out;
 
 	expect_node_error(f, "{\"zone\":\"nope\"}", false, 422, "invalid_reference", "zone");
@@ -340,7 +340,7 @@ static void test_data_disks(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	json_t *out, *disks;
 	char many[1024];
 	size_t len;
@@ -382,7 +382,7 @@ static void test_bmc_password_sealed(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	char plain[BW_SECRET_PLAIN_MAX + 1], *text;
 	size_t len = 0;
 	json_t *out;
@@ -435,7 +435,7 @@ static void test_bmc_password_too_long(void **state)
 	struct fx *f = *state;
 	char text[BW_SECRET_PLAIN_MAX + 64], pw[BW_SECRET_PLAIN_MAX + 2];
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 
 	memset(pw, 'p', BW_SECRET_PLAIN_MAX);
 	pw[BW_SECRET_PLAIN_MAX] = '\0';
@@ -453,7 +453,7 @@ static void test_nullable_int(void **state)
 {
 	struct fx *f = *state;
 	struct bw_node n;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	json_t *out;
 
 	decode_node(f, "{\"fault_domain\":5,\"bmc_port\":623}", false, &n, mask);
@@ -511,7 +511,7 @@ static void test_encode_decode_round_trip(void **state)
 {
 	struct fx *f = *state;
 	struct bw_pool p, q;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	json_t *out;
 
@@ -545,7 +545,7 @@ static void test_probe_and_versionref(void **state)
 {
 	struct fx *f = *state;
 	struct bw_pool p;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 	static const char *const ok[] = { "{\"health_probe\":\"\"}", "{\"health_probe\":\"tcp:22\"}",
 					  "{\"health_probe\":\"https://10.0.0.1/x\"}", "{\"image_version\":\"latest\"}",
@@ -675,7 +675,7 @@ static void test_token_expiry_field(void **state)
 {
 	struct fx *f = *state;
 	struct bw_token tok;
-	bool mask[64];
+	bool mask[MODEL_MAX_FIELDS];
 	struct api_error e;
 
 	model_init(&model_token, &tok);

@@ -1054,7 +1054,7 @@ static struct sim *sim_open(const char *name, struct bw_pool *pool, size_t n, ui
 	/* Sites (in id order), their pairs, and their zones. */
 	if (x) {
 		struct store_err err = { .field = "" };
-		bool mask[64] = { false };
+		bool mask[MODEL_MAX_FIELDS] = { false };
 
 		assert_true(x->models >= 0 && x->models <= 31); /* canary_models: one bit each */
 		m->n_sites = x->sites ? x->sites : 1;
@@ -1460,7 +1460,7 @@ static void test_cancel(void **state)
 	struct bw_rollout r;
 	struct sim *m;
 	struct tally t;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 	(void)state;
 
 	m = sim_open("orchsim", &p, 20, base_seed, &x, &sim_cfg);
@@ -1808,7 +1808,7 @@ static void test_sites(void **state)
 
 static void set_windows(struct sim *m, const char *spec, const struct ref_window *win, size_t n)
 {
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	assert_true(model_pool.n_fields <= ARRAY_SIZE(mask));
 	snprintf(m->pool.maintenance_windows, sizeof(m->pool.maintenance_windows), "%s", spec);

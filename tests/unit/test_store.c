@@ -372,7 +372,7 @@ static void test_site_crud(void **state)
 	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_site site, got;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 	char key[64];
 
 	model_init(&model_site, &site);
@@ -430,7 +430,7 @@ static void test_zone_crud(void **state)
 	struct store_err err = { .field = "" };
 	int64_t s1 = add_site(f->s, "dc1"), s2 = add_site(f->s, "dc2");
 	struct bw_zone z, got;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	model_init(&model_zone, &z);
 	snprintf(z.name, sizeof(z.name), "z1");
@@ -459,7 +459,7 @@ static void test_node_crud_all_fields(void **state)
 	struct store_err err = { .field = "" };
 	int64_t zone = add_zone(f->s, "z1", add_site(f->s, "dc1"));
 	struct bw_node n, got;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	node_init(&n, "web-1", "52:54:00:12:34:56", zone);
 	n.fault_domain = 3;
@@ -763,7 +763,7 @@ static void test_list_filters(void **state)
 	struct store_filter flt[2];
 	struct collect c = { .n = 0 };
 	struct bw_node node;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	/* By reference id. */
 	flt[0] = (struct store_filter){ .field = model_field(&model_node, "zone"), .ival = za };
@@ -913,7 +913,7 @@ static void test_version_latest(void **state)
 	struct store_err err = { .field = "" };
 	struct bw_image_version got;
 	int64_t img = add_image(f->s, "os-base"), other = add_image(f->s, "other");
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 
 	assert_int_equal(store_version_latest(f->s, img, &got), -ENOENT);
 	add_version(f->s, img, "v2", false);
@@ -1094,7 +1094,7 @@ static void test_count_nodes_by_state(void **state)
 	struct store_fx *f = *state;
 	struct store_err err = { .field = "" };
 	struct bw_node n;
-	bool mask[64] = { false };
+	bool mask[MODEL_MAX_FIELDS] = { false };
 	char out[256] = "";
 
 	add_node(f->s, "a", "52:54:00:00:00:01", 0);
