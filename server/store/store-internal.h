@@ -35,6 +35,13 @@ int store_exec(struct store *s, const char *sql, struct store_err *err);
 /* Steps a statement that returns no rows, and finalizes it. */
 int store_step_done(struct store *s, sqlite3_stmt *st, struct store_err *err);
 
+/*
+ * The row of m whose id the query sql returns first (one column; no row or
+ * a NULL id: -ENOENT). fmt binds the parameters ?1.. in order: 'i' an
+ * int64_t, 't' a string (NULL: SQL NULL).
+ */
+int store_get_one(struct store *s, const struct model *m, void *ret, const char *sql, const char *fmt, ...);
+
 /* SQL column of a field (see lib/model.h) into buf. */
 void store_column_name(const struct field *f, char *buf, size_t size);
 

@@ -465,6 +465,37 @@ static int get_where(struct store *s, const struct model *m, const char *where, 
 	return r;
 }
 
+int store_get_one(struct store *s, const struct model *m, void *ret, const char *sql, const char *fmt, ...)
+{
+	struct op o = store_op_begin(s, 0);
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+	va_list ap;
+	int r = -ENOENT, rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_op_end(&o, store_sql_fail(s, rc, NULL));
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i]; i++) {
+		if (fmt[i] == 't') {
+			const char *t = va_arg(ap, const char *);
+			if (t)
+				sqlite3_bind_text(st, i + 1, t, -1, SQLITE_TRANSIENT);
+		} else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = store_sql_fail(s, rc, NULL);
+	sqlite3_finalize(st);
+	if (id)
+		r = store_get(s, m, id, ret);
+	return store_op_end(&o, r);
+}
+
 int store_get(struct store *s, const struct model *m, int64_t id, void *ret)
 {
 	struct op o = store_op_begin(s, 0);

@@ -233,52 +233,17 @@ int store_task_create(struct store *s, struct bw_task *t, struct store_err *err)
 
 int store_task_open(struct store *s, int64_t node_id, struct bw_task *ret)
 {
-	struct op o = store_op_begin(s, 0);
-	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
-	int rc = sqlite3_prepare_v2(s->db,
-				    "SELECT id FROM tasks WHERE node_id = ?1 AND state IN ('pending', 'running')"
-				    " ORDER BY id DESC LIMIT 1",
-				    -1, &st, NULL);
-	int r = -ENOENT;
-
-	if (rc != SQLITE_OK)
-		return store_op_end(&o, store_sql_fail(s, rc, NULL));
-	sqlite3_bind_int64(st, 1, node_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
-	if (id)
-		r = store_get(s, &model_task, id, ret);
-	return store_op_end(&o, r);
+	return store_get_one(s, &model_task, ret,
+			     "SELECT id FROM tasks WHERE node_id = ?1 AND state IN ('pending', 'running')"
+			     " ORDER BY id DESC LIMIT 1",
+			     "i", node_id);
 }
 
 int store_task_latest(struct store *s, int64_t node_id, int64_t since, struct bw_task *ret)
 {
-	struct op o = store_op_begin(s, 0);
-	sqlite3_stmt *st = NULL;
-	int64_t id = 0;
-	int rc = sqlite3_prepare_v2(s->db,
-				    "SELECT id FROM tasks WHERE node_id = ?1 AND created_at >= ?2 ORDER BY id DESC LIMIT 1",
-				    -1, &st, NULL);
-	int r = -ENOENT;
-
-	if (rc != SQLITE_OK)
-		return store_op_end(&o, store_sql_fail(s, rc, NULL));
-	sqlite3_bind_int64(st, 1, node_id);
-	sqlite3_bind_int64(st, 2, since);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
-	if (id)
-		r = store_get(s, &model_task, id, ret);
-	return store_op_end(&o, r);
+	return store_get_one(s, &model_task, ret,
+			     "SELECT id FROM tasks WHERE node_id = ?1 AND created_at >= ?2 ORDER BY id DESC LIMIT 1", "ii",
+			     node_id, since);
 }
 
 int store_tasks_cancel(struct store *s, int64_t node_id, const char *reason)

@@ -119,31 +119,10 @@ int store_ext_run_output(struct store *s, int64_t id, char **ret_out, size_t *re
 int store_ext_run_find(struct store *s, int64_t node, const char *extension, const char *version, const char *state,
 		       int64_t since, struct bw_ext_run *ret)
 {
-	struct op o = store_op_begin(s, 0);
-	sqlite3_stmt *st;
-	int64_t id = 0;
-	int r, rc = sqlite3_prepare_v2(s->db,
-				       "SELECT max(id) FROM extension_runs WHERE node_id = ?1 AND extension = ?2"
-				       " AND created_at >= ?3 AND (?4 IS NULL OR version = ?4)"
-				       " AND (?5 IS NULL OR state = ?5)",
-				       -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_op_end(&o, store_sql_fail(s, rc, NULL));
-	sqlite3_bind_int64(st, 1, node);
-	sqlite3_bind_text(st, 2, extension, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, since);
-	if (version)
-		sqlite3_bind_text(st, 4, version, -1, SQLITE_TRANSIENT);
-	if (state)
-		sqlite3_bind_text(st, 5, state, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	r = rc == SQLITE_ROW ? 0 : store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
-	if (r == 0)
-		r = id ? store_get(s, &model_ext_run, id, ret) : -ENOENT;
-	return store_op_end(&o, r);
+	return store_get_one(s, &model_ext_run, ret,
+			     "SELECT max(id) FROM extension_runs WHERE node_id = ?1 AND extension = ?2"
+			     " AND created_at >= ?3 AND (?4 IS NULL OR version = ?4) AND (?5 IS NULL OR state = ?5)",
+			     "itstt", node, extension, since, version, state);
 }
 
 int store_ext_runs_open(struct store *s, int (*cb)(const struct bw_ext_run *run, void *userdata), void *userdata)
