@@ -29,6 +29,7 @@
 #include "bmc.h"
 #include "orch.h"
 #include "orch_env.h"
+#include "u64map.h"
 
 #include "ext_runner.h"
 #include "extorder.h"
@@ -62,6 +63,12 @@ struct pstate {
 #define PROBE_EVERY_S 5
 #define PROBE_TIMEOUT_S 3
 
+/* Everything the env keeps about one node, found by its id (rt->index). */
+struct nstate {
+	struct hstate h;
+	struct pstate p;
+};
+
 struct orch_rt {
 	struct api *a;
 	struct orch *orch;
@@ -70,10 +77,11 @@ struct orch_rt {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
-	struct hstate **h;
+	struct u64map index; /* node id -> struct nstate * */
+	struct nstate **all; /* to free them */
 	size_t n, cap;
-	struct pstate **p;
-	size_t np, capp;
+	struct pstate **probes; /* probes queued, first in first out */
+	size_t probes_head, probes_len, probes_cap;
 	pthread_cond_t probe_wake;
 	pthread_t probers[PROBE_THREADS];
 	int n_probers;
@@ -162,23 +170,37 @@ static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout
 	return 0;
 }
 
-static struct hstate *hstate_of(struct orch_rt *rt, int64_t node)
+/* The record of node, made on first use; NULL without memory. Called with rt->lock held. */
+static struct nstate *nstate_of(struct orch_rt *rt, int64_t node)
 {
-	for (size_t i = 0; i < rt->n; i++)
-		if (rt->h[i]->node == node)
-			return rt->h[i];
+	uint64_t v;
+	struct nstate *ns;
+
+	if (u64map_get(&rt->index, (uint64_t)node, &v))
+		return (struct nstate *)(uintptr_t)v;
 	if (rt->n == rt->cap) {
 		size_t cap = rt->cap ? 2 * rt->cap : 16;
-		struct hstate **p = realloc(rt->h, cap * sizeof(*p));
+		struct nstate **p = realloc(rt->all, cap * sizeof(*p));
 		if (!p)
 			return NULL;
-		rt->h = p;
+		rt->all = p;
 		rt->cap = cap;
 	}
-	if (!(rt->h[rt->n] = calloc(1, sizeof(struct hstate))))
+	if (!(ns = calloc(1, sizeof(*ns))))
 		return NULL;
-	rt->h[rt->n]->node = node;
-	return rt->h[rt->n++];
+	if (u64map_put(&rt->index, (uint64_t)node, (uint64_t)(uintptr_t)ns) < 0) {
+		free(ns);
+		return NULL;
+	}
+	ns->h.node = ns->p.node = node;
+	rt->all[rt->n++] = ns;
+	return ns;
+}
+
+static struct hstate *hstate_of(struct orch_rt *rt, int64_t node)
+{
+	struct nstate *ns = nstate_of(rt, node);
+	return ns ? &ns->h : NULL;
 }
 
 static void health_done(struct bmc_job *j, void *userdata)
@@ -319,14 +341,14 @@ static void *prober(void *arg)
 
 	pthread_mutex_lock(&rt->lock);
 	while (!rt->stop) {
-		struct pstate *ps = NULL;
-		for (size_t i = 0; i < rt->np && !ps; i++)
-			if (rt->p[i]->queued)
-				ps = rt->p[i];
-		if (!ps) {
+		struct pstate *ps;
+		if (rt->probes_len == 0) {
 			pthread_cond_wait(&rt->probe_wake, &rt->lock);
 			continue;
 		}
+		ps = rt->probes[rt->probes_head];
+		rt->probes_head = (rt->probes_head + 1) % rt->probes_cap;
+		rt->probes_len--;
 		char target[sizeof(ps->target)], why[sizeof(ps->why)] = "";
 		int64_t since = ps->since;
 		int r;
@@ -365,6 +387,26 @@ void api_node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size)
 		ip[0] = '\0';
 }
 
+/* Queues ps for a prober (each node at most once: ps->queued). Called with rt->lock held. */
+static int probe_push(struct orch_rt *rt, struct pstate *ps)
+{
+	if (rt->probes_len == rt->probes_cap) {
+		size_t cap = rt->probes_cap ? 2 * rt->probes_cap : 16;
+		struct pstate **p = malloc(cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		for (size_t i = 0; i < rt->probes_len; i++)
+			p[i] = rt->probes[(rt->probes_head + i) % rt->probes_cap];
+		free(rt->probes);
+		rt->probes = p;
+		rt->probes_cap = cap;
+		rt->probes_head = 0;
+	}
+	rt->probes[(rt->probes_head + rt->probes_len) % rt->probes_cap] = ps;
+	rt->probes_len++;
+	return 0;
+}
+
 /* What the pool's probe last said of a node being upgraded since `since`; probes in the background. */
 static void probe_view(struct orch_rt *rt, const struct bw_pool *pool, const struct bw_node *n, int64_t since,
 		       struct orch_obs *ob)
@@ -392,23 +434,10 @@ static void probe_view(struct orch_rt *rt, const struct bw_pool *pool, const str
 			snprintf(target, sizeof(target), "%s", spec);
 	}
 	pthread_mutex_lock(&rt->lock);
-	for (size_t i = 0; i < rt->np && !ps; i++)
-		if (rt->p[i]->node == n->id)
-			ps = rt->p[i];
-	if (!ps) {
-		if (rt->np == rt->capp) {
-			size_t cap = rt->capp ? 2 * rt->capp : 16;
-			struct pstate **p = realloc(rt->p, cap * sizeof(*p));
-			if (!p)
-				goto out;
-			rt->p = p;
-			rt->capp = cap;
-		}
-		if (!(ps = calloc(1, sizeof(*ps))))
-			goto out;
-		ps->node = n->id;
-		rt->p[rt->np++] = ps;
-	}
+	struct nstate *ns = nstate_of(rt, n->id);
+	if (!ns)
+		goto out;
+	ps = &ns->p;
 	if (ps->since != since) {
 		ps->since = since;
 		ps->result = OC_PENDING;
@@ -418,7 +447,7 @@ static void probe_view(struct orch_rt *rt, const struct bw_pool *pool, const str
 	snprintf(ps->target, sizeof(ps->target), "%s", target);
 	ob->probe = ps->result;
 	snprintf(ob->probe_why, sizeof(ob->probe_why), "%.150s", ps->why);
-	if (!ps->busy && !ps->queued && time(NULL) - ps->at >= PROBE_EVERY_S) {
+	if (!ps->busy && !ps->queued && time(NULL) - ps->at >= PROBE_EVERY_S && probe_push(rt, ps) == 0) {
 		ps->queued = true;
 		pthread_cond_signal(&rt->probe_wake);
 	}
@@ -700,6 +729,7 @@ int orch_rt_start(struct api *a, struct orch_rt **ret)
 		return -ENOMEM;
 	rt->a = a;
 	env.ctx = rt;
+	u64map_init(&rt->index);
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_cond_init(&rt->wake, NULL);
 	pthread_cond_init(&rt->probe_wake, NULL);
@@ -753,11 +783,10 @@ void orch_rt_free(struct orch_rt *rt)
 	if (!rt)
 		return;
 	for (size_t i = 0; i < rt->n; i++)
-		free(rt->h[i]);
-	free(rt->h);
-	for (size_t i = 0; i < rt->np; i++)
-		free(rt->p[i]);
-	free(rt->p);
+		free(rt->all[i]);
+	free(rt->all);
+	u64map_clear(&rt->index);
+	free(rt->probes);
 	pthread_cond_destroy(&rt->probe_wake);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_cond_destroy(&rt->wake);
