@@ -70,6 +70,7 @@ struct ro {
 	struct rn *nodes;
 	size_t n;
 	bool loaded;
+	bool fresh; /* loaded from the store in this step already */
 	struct ro *next;
 };
 
@@ -807,7 +808,8 @@ static int boundary(struct orch *o, struct ro *ro, int64_t now)
 		return finish(o, ro, "Faulted", "RollingUpgradeTimeout", now,
 			      "not finished within rollout_timeout (%lld s) after %lld batches; nothing new starts",
 			      (long long)o->cfg.rollout_timeout, (long long)ro->r.batches);
-	if ((r = load(o, ro)) < 0)
+	/* The batch decision works from the store (a step that started by loading it has it). */
+	if (!ro->fresh && (r = load(o, ro)) < 0)
 		return r;
 	if ((r = gather(o, ro, &pn, &map, &k)) < 0)
 		return r;
@@ -911,8 +913,11 @@ static int step_one(struct orch *o, struct ro *ro, int64_t now)
 	size_t inflight = 0;
 	int r = 0;
 
-	if (!ro->loaded && (r = load(o, ro)) < 0)
-		return r;
+	if (!ro->loaded) {
+		if ((r = load(o, ro)) < 0)
+			return r;
+		ro->fresh = true;
+	}
 	for (size_t i = 0; i < ro->n && r == 0; i++)
 		if (orch_phase_inflight(ro->nodes[i].phase)) {
 			r = advance(o, ro, i, now);
@@ -920,6 +925,7 @@ static int step_one(struct orch *o, struct ro *ro, int64_t now)
 		}
 	if (r == 0 && inflight == 0)
 		r = boundary(o, ro, now);
+	ro->fresh = false;
 	return r;
 }
 
