@@ -53,7 +53,7 @@ static const struct key keys[] = {
 	K("extensions", "workers", K_INT, ext_workers, 1, 256, "16", "nodes whose extensions run at once"),
 	K("extensions", "output_cap", K_SIZE, ext_output_cap, 1024, 16 << 20, "64K",
 	  "bytes of stdout and of stderr kept per run (the rest is counted)"),
-	K("extensions", "retry_interval", K_INT, ext_retry_interval, 60, 31536000, "259200",
+	K("extensions", "retry_interval", K_INT, ext_retry_interval, 10, 31536000, "259200",
 	  "seconds before an automatic upgrade that was rolled back is tried again (default 3 days)"),
 	K("agent", "slot_size", K_SIZE, slot_size, 16 << 20, 1LL << 44, "8G",
 	  "size of each OS slot when the agent creates the disk layout"),

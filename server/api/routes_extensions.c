@@ -29,6 +29,8 @@
 #include "bundle.h"
 #include "extver.h"
 #include "fsutil.h"
+#include "orch.h"
+#include "orch_env.h"
 
 #define UPLOAD_PREFIX ".upload-"
 #define BUNDLE_SUFFIX ".tar"
@@ -306,6 +308,9 @@ int ext_upload_end(struct request *r)
 		 u->ext.name, u->v.version, u->v.entry, (unsigned long long)info.entries,
 		 (unsigned long long)info.files, (unsigned long long)info.size, (unsigned long long)u->received,
 		 info.sha256);
+	/* A new minor version of an extension that pools upgrade automatically rolls out now. */
+	if (r->api->orch && orch_ext_check(orch_rt_orch(r->api->orch)) > 0)
+		orch_rt_poke(r->api->orch);
 	return api_reply_json(r, 201, codec_encode(r->api, &model_extension_version, &u->v));
 }
 

@@ -1003,6 +1003,9 @@ static void follow_latest(struct orch *o, struct ro *ro)
 
 static int ext_check_locked(struct orch *o, int64_t now);
 
+/* How often orch_step looks for automatic extension upgrades (and retries that came due). */
+#define ORCH_EXT_CHECK_S 30
+
 static int last_os_rollout(const struct bw_rollout *r, void *userdata)
 {
 	if (r->extension[0])
@@ -1101,7 +1104,7 @@ int orch_step(struct orch *o)
 	prune(o);
 	if (r >= 0) {
 		int64_t now = o->env.now(o->env.ctx);
-		if (now - o->ext_checked_at >= 60 || now < o->ext_checked_at) {
+		if (now - o->ext_checked_at >= ORCH_EXT_CHECK_S || now < o->ext_checked_at) {
 			int started;
 			o->ext_checked_at = now;
 			if ((started = ext_check_locked(o, now)) > 0)

@@ -161,7 +161,8 @@ int orch_start_extension(struct orch *o, int64_t pool, const char *extension, co
  * the pool's rolls out (started by "platform") when the pool has no
  * rollout rolling forward, unless it is the one that failed and its
  * retry_after has not come. One extension at a time per pool; one that
- * failed does not hold the others. Also run by orch_step once a minute.
+ * failed does not hold the others. Also run by orch_step every 30 s, and
+ * when a version is published.
  * Returns how many started.
  */
 int orch_ext_check(struct orch *o);
