@@ -294,12 +294,19 @@ static bool take_slot_now(struct bmc_pool *p)
 	return ok;
 }
 
-/* Logs e's session out (e busy; only its own job waits); e keeps the slot. */
-static void close_own(struct entry *e)
+/*
+ * Logs e's session out (e busy; only its own job waits); e keeps the slot,
+ * now as a reserved one (*slot), for a login again or for the worker to
+ * give back. (Without *slot the slot leaked at every logout of a session
+ * e had when its job began: a new login reserved another. Found by the
+ * virtual rack, tests/rack/rack-test, where open sessions climbed to the cap.)
+ */
+static void close_own(struct entry *e, bool *slot)
 {
 	if (e->sess) {
 		e->ops->close(e->sess);
 		e->sess = NULL;
+		*slot = true;
 	}
 }
 
@@ -356,7 +363,7 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j, bool
 		bool sent = false;
 
 		if (e->sess && e->sess_fp != target_fp(&j->target))
-			close_own(e); /* new credentials: a new login */
+			close_own(e, slot); /* new credentials: a new login */
 		if (!e->sess) {
 			if (!*slot && !(*slot = take_slot_now(p))) {
 				r = hw_fail(&j->err, -EBUSY, "bmc", "no BMC session slot free (max_sessions %u)",
@@ -377,11 +384,11 @@ static void run_job(struct bmc_pool *p, struct entry *e, struct bmc_job *j, bool
 		if (sent && j->op == BMC_POWER && (j->action == HW_ACT_CYCLE || j->action == HW_ACT_RESET) &&
 		    r == -ETIMEDOUT)
 			break;
-		close_own(e);
+		close_own(e, slot);
 		sleep_ms(p->l.backoff_ms << (i < 8 ? i : 8));
 	}
 	if (r == -EPROTO || r == -ENOTCONN || r == -ETIMEDOUT)
-		close_own(e); /* what it holds is not to be trusted */
+		close_own(e, slot); /* what it holds is not to be trusted */
 	j->rc = r;
 	t = now_ms();
 	if (r == 0 && j->op == BMC_POWER_STATUS) {

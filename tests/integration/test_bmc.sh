@@ -63,6 +63,17 @@ check_contains "ipmi: power on recorded" "power on: ok, by admin" "$ev"
 check_contains "ipmi: power off recorded" "power off: ok, by admin" "$ev"
 check_contains "ipmi: status recorded" "power status: on" "$ev"
 
+# ---- session slots: a session logged out (new credentials, a failure) gives its slot back ----
+sessions_open() { curl -sS -H "Authorization: Bearer $ADMIN" "$URL/metrics" | awk '$1 == "bootwave_bmc_sessions_open" { print $2 }'; }
+check_eq "ipmi: one session open" "1" "$(sessions_open)"
+echo wrong-now >"$T/ipmi-wrong.pw"
+bw_rc 0 node set ipmi1 --bmc-password-file "$T/ipmi-wrong.pw"
+bw_rc 7 node power ipmi1 status --fresh
+check_eq "new credentials refused: the old session's slot is free again, none open" "0" "$(sessions_open)"
+bw_rc 0 node set ipmi1 --bmc-password-file "$T/ipmi.pw"
+for _ in 1 2 3; do bw_rc 0 node power ipmi1 status --fresh; done
+check_eq "credentials back: one session again, reused" "1" "$(sessions_open)"
+
 # ---- Redfish: reset changes PowerState, the boot override is kept ----
 bw_rc 0 -o json node power rf1 status --fresh
 check_eq "redfish: the mockup's system is on" "on" "$(jq -r .power <<<"$OUT")"
