@@ -256,7 +256,10 @@ finish() {
 # Optional, from the environment: BMC_EMU_EXTRA, more emulator commands
 # (ipmi_sim_cmd(5): sensors, SDRs) run before the BMC is enabled; its
 # default has no SDRs. BMC_CONSOLE=TCP-PORT opens the emulator console on
-# 127.0.0.1 (bmc_console runs commands there at runtime).
+# 127.0.0.1 (bmc_console runs commands there at runtime). BMC_NSX (an array,
+# e.g. the NSX of boot_net) runs ipmi_sim, and so its machine, in a network
+# namespace (127.0.0.1 is then that namespace's). BMC_BOOT_ORDER=n boots the
+# machine from the network first always, as a rack's servers are set up.
 ipmi_bmc() {
 	local d=$1 port=$2 pw=$3
 	shift 3
@@ -277,7 +280,7 @@ op=\$1
 shift
 running() { [ -s "\$d/qemu.pid" ] && kill -0 "\$(cat "\$d/qemu.pid")" 2>/dev/null; }
 start() {
-	local order=c
+	local order=${BMC_BOOT_ORDER:-c}
 	[ "\$(cat "\$d/boot" 2>/dev/null)" = pxe ] && order=n
 	( exec setsid qemu-system-x86_64 -name "bwbmc-$port" -boot order=\$order \\
 		-monitor tcp:127.0.0.1:$((port + 1)),server,nowait $* </dev/null >>"\$d/qemu.log" 2>&1 ) &
@@ -332,7 +335,7 @@ LAN
 		if [ -n "${BMC_EMU_EXTRA:-}" ]; then printf '%s\n' "$BMC_EMU_EXTRA"; fi
 		printf 'mc_enable 0x20\n'
 	} >"$d/node.emu"
-	ipmi_sim -c "$d/lan.conf" -f "$d/node.emu" -s "$d/state" -n >>"$d/sim.log" 2>&1 &
+	"${BMC_NSX[@]}" ipmi_sim -c "$d/lan.conf" -f "$d/node.emu" -s "$d/state" -n >>"$d/sim.log" 2>&1 &
 	BMC_PID=$!
 	BMC_PIDS+=("$BMC_PID")
 	BMC_DIRS+=("$d")
@@ -340,7 +343,7 @@ LAN
 	# -C 3: without it ipmitool asks for the cipher suites, which ipmi_sim
 	# does not answer, and waits 10 s before it goes on with suite 3.
 	for i in $(seq 50); do
-		ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$port" -U admin -P "$pw" mc info >/dev/null 2>&1 && return 0
+		"${BMC_NSX[@]}" ipmitool -I lanplus -C 3 -H 127.0.0.1 -p "$port" -U admin -P "$pw" mc info >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	echo "ipmi_sim on port $port did not answer" >&2
@@ -384,6 +387,7 @@ bmc_wait_vm() {
 }
 BMC_PIDS=()
 BMC_DIRS=()
+BMC_NSX=()
 # Stops every BMC and its machine (called by cleanup).
 bmc_cleanup() {
 	local p d
