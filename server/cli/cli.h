@@ -52,6 +52,8 @@ int cmd_image(struct cli *c, int argc, char **argv);
 int cmd_extension(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_rollout(struct cli *c, int argc, char **argv);
+/* bootwave rollout watch POOL [--wait] [--interval S] (watch.c); argv[1] is the pool. */
+int rollout_watch(struct cli *c, int argc, char **argv);
 int cmd_whoami(struct cli *c, int argc, char **argv);
 int cmd_version(struct cli *c, int argc, char **argv);
 

@@ -1232,9 +1232,13 @@ int cmd_rollout(struct cli *c, int argc, char **argv)
 		       "                                       (one extension; default: its newest version)\n"
 		       "       bootwave rollout cancel POOL    (the current batch finishes, no new one starts)\n"
 		       "       bootwave rollout status POOL    (the running rollout, else the last, with its nodes)\n"
-		       "       bootwave rollout history POOL [--limit N] [--days D]   (default: 5, 60; 0: all)\n");
+		       "       bootwave rollout history POOL [--limit N] [--days D]   (default: 5, 60; 0: all)\n"
+		       "       bootwave rollout watch POOL [--wait] [--interval S]\n"
+		       "                                       (live, by zone and rack, until it ends; --wait: the next one)\n");
 		return str_eq(verb, "help") || str_eq(verb, "--help") ? EXIT_OK : EXIT_USAGE;
 	}
+	if (str_eq(verb, "watch"))
+		return rollout_watch(c, argc, argv);
 	if (str_eq(verb, "start")) {
 		body = json_object();
 		for (int i = 2; i < argc; i++) {

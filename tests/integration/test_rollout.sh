@@ -129,6 +129,11 @@ run_machines_until '.status == "Completed"' 30
 for n in n1 n2; do bw -q node set $n --hw-model r650; done
 for n in n3 n4; do bw -q node set $n --hw-model r750; done
 bw_rc 0 pool set p1 --auto-upgrade true --canary true --canary-bake 4
+# The live view of the next rollout (without a terminal: a line per change).
+bw rollout watch p1 --wait --interval 1 >"$T/watch-v2" 2>&1 &
+watch_pid=$!
+sleep 1.5
+check_contains "watch: waits for the next rollout" "rollout 2 ended Completed; waiting for the next one" "$(cat "$T/watch-v2")"
 bw_rc 0 image publish os v2 "$T/v2.tar.gz"
 check_eq "v2: started by the platform" "platform v2 RollingForward" "$(status '"\(.started_by) \(.version) \(.status)"')"
 run_machines_until '.status != "RollingForward"' 240
@@ -140,6 +145,21 @@ check_eq "v2: the wave waited for the bake" "yes" "$(jq -r '
 	([.nodes[] | select(.batch == 2)][0].finished_at) as $c | ([.nodes[] | select(.batch == 3)][0].started_at) as $w |
 	if $w - $c >= 4 then "yes" else "no: \($w - $c) s" end' <<<"$js")"
 bw_rc 0 pool set p1 --canary false
+rc=0
+timeout 10 tail --pid=$watch_pid -f /dev/null || rc=$?
+wait $watch_pid || rc=$?
+out=$(cat "$T/watch-v2")
+check_eq "watch: ends with the rollout, 0 when Completed" "0" "$rc"
+check_contains "watch: the rollout's headline" "rollout 3 of pool p1: os v2, RollingForward (by platform" "$out"
+check_contains "watch: a node's phases as they change" "n3 (zone -, rack -, UD 1): batch 2, booting" "$out"
+check_contains "watch: ... until it succeeded" "n3 (zone -, rack -, UD 1): batch 2, succeeded" "$out"
+check_contains "watch: the last view, by zone and rack" "n4    0      1  v2 (slot b)  active     Healthy          4  succeeded" "$out"
+check_contains "watch: the end" "os v2, Completed (by platform" "$out"
+bw_rc 0 -o json rollout watch p1
+check_eq "watch: nothing running, -o json ignored, it shows the last and ends" "0" "$(grep -c RollingForward <<<"$OUT")"
+bw_rc 2 rollout watch p1 --interval 0
+check_contains "watch: a bad interval" "unexpected \"--interval\"" "$ERR"
+bw_rc 3 rollout watch nosuchpool
 for n in $NODES; do
 	check_eq "v2: $n runs v2 from slot b" "v2 b" "$(bw -o json node show $n | jq -r '"\(.installed_version) \(.active_slot)"')"
 done
@@ -150,8 +170,14 @@ sleep 2
 check_eq "an excluded version starts no rollout" "v2 Completed" "$(status '"\(.version) \(.status)"')"
 
 # ---- a broken version (v4: its probe fails): rolled back, and the rollout stops ----
+bw rollout watch p1 --wait --interval 1 >"$T/watch-v4" 2>&1 &
+watch_pid=$!
 bw_rc 0 image publish os v4 "$T/v4.tar.gz"
 run_machines_until '.status != "RollingForward"' 240
+rc=0
+wait $watch_pid || rc=$?
+check_eq "watch: 1 when the rollout Faulted" "1" "$rc"
+check_contains "watch: the rollback" "n1 (zone -, rack -, UD 0): batch 1, rolled-back: not healthy within health_timeout" "$(cat "$T/watch-v4")"
 js=$(bw -o json rollout status p1)
 check_eq "broken: Faulted by the upgraded-unhealthy rule" \
 	"Faulted MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade" "$(jq -r '"\(.status) \(.error_code)"' <<<"$js")"
