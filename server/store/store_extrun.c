@@ -125,29 +125,56 @@ int store_ext_run_find(struct store *s, int64_t node, const char *extension, con
 			     "itstt", node, extension, since, version, state);
 }
 
-int store_ext_runs_open(struct store *s, int (*cb)(const struct bw_ext_run *run, void *userdata), void *userdata)
+/*
+ * The rows of m that sql (selecting ids, with its LIMIT) names, each read
+ * whole and given to cb in order; ids are read first so that cb may use
+ * the store. Stops at the first cb < 0.
+ */
+static int each_selected(struct store *s, const struct model *m, const char *sql, size_t max,
+			 int (*cb)(const void *obj, void *userdata), void *userdata)
 {
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
-	int64_t ids[256];
+	int64_t *ids = calloc(max, sizeof(*ids));
+	void *obj = malloc(m->size);
 	size_t n = 0;
-	int r = 0, rc = sqlite3_prepare_v2(s->db,
-					   "SELECT id FROM extension_runs WHERE state IN ('queued', 'running')"
-					   " ORDER BY id LIMIT 256",
-					   -1, &st, NULL);
-	if (rc != SQLITE_OK)
+	int r = 0, rc = ids && obj ? sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+
+	if (rc != SQLITE_OK) {
+		free(ids);
+		free(obj);
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	}
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[n++] = sqlite3_column_int64(st, 0);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = store_sql_fail(s, rc, NULL);
 	sqlite3_finalize(st);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct bw_ext_run run;
-		if (store_get(s, &model_ext_run, ids[i], &run) == 0)
-			r = cb(&run, userdata);
-	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (store_get(s, m, ids[i], obj) == 0)
+			r = cb(obj, userdata);
+	free(ids);
+	free(obj);
 	return store_op_end(&o, r < 0 ? r : 0);
+}
+
+/* The typed callbacks of each_selected's callers. */
+struct each_typed {
+	int (*run)(const struct bw_ext_run *run, void *userdata);
+	int (*node)(const struct bw_node *n, void *userdata);
+	void *userdata;
+};
+static int call_typed(const void *obj, void *userdata)
+{
+	const struct each_typed *t = userdata;
+	return t->run ? t->run(obj, t->userdata) : t->node(obj, t->userdata);
+}
+
+int store_ext_runs_open(struct store *s, int (*cb)(const struct bw_ext_run *run, void *userdata), void *userdata)
+{
+	return each_selected(s, &model_ext_run,
+			     "SELECT id FROM extension_runs WHERE state IN ('queued', 'running') ORDER BY id LIMIT 256", 256,
+			     call_typed, &(struct each_typed){ .run = cb, .userdata = userdata });
 }
 
 int store_ext_runs_requeue(struct store *s)
@@ -171,27 +198,10 @@ int store_ext_runs_requeue(struct store *s)
 
 int store_nodes_provision_due(struct store *s, int (*cb)(const struct bw_node *n, void *userdata), void *userdata)
 {
-	struct op o = store_op_begin(s, 0);
-	sqlite3_stmt *st;
-	int64_t ids[512];
-	size_t n = 0;
-	int r = 0, rc = sqlite3_prepare_v2(s->db,
-					   "SELECT id FROM nodes WHERE provision_after_ts IS NOT NULL"
-					   " AND last_heartbeat >= provision_after_ts ORDER BY provision_after_ts LIMIT 512",
-					   -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_op_end(&o, store_sql_fail(s, rc, NULL));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	if (rc != SQLITE_DONE)
-		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct bw_node node;
-		if (store_get(s, &model_node, ids[i], &node) == 0)
-			r = cb(&node, userdata);
-	}
-	return store_op_end(&o, r < 0 ? r : 0);
+	return each_selected(s, &model_node,
+			     "SELECT id FROM nodes WHERE provision_after_ts IS NOT NULL"
+			     " AND last_heartbeat >= provision_after_ts ORDER BY provision_after_ts LIMIT 512",
+			     512, call_typed, &(struct each_typed){ .node = cb, .userdata = userdata });
 }
 
 int store_node_provision_set(struct store *s, int64_t node, int64_t ts, int64_t only_if)
