@@ -169,7 +169,6 @@ int extruns_output(struct request *r);
 int extruns_run(struct request *r);
 
 /* Images and versions (routes_images.c). */
-int images_version_list(struct request *r);
 int images_version_get(struct request *r);
 int images_version_update(struct request *r);
 int images_version_delete(struct request *r);

@@ -343,27 +343,6 @@ static int load_version(struct request *r, struct bw_extension *x, struct bw_ext
 	return inventory_load(r, &model_extension_version, x->id, r->params[1], v);
 }
 
-int ext_version_list(struct request *r)
-{
-	struct bw_extension x;
-	struct store_filter f = { .field = model_field(&model_extension_version, "extension") };
-
-	if (inventory_load(r, &model_extension, 0, r->params[0], &x) < 0)
-		return 0;
-	f.ival = x.id;
-	return inventory_list_filtered(r, &model_extension_version, &f, 1);
-}
-
-int ext_version_get(struct request *r)
-{
-	struct bw_extension x;
-	struct bw_extension_version v;
-
-	if (load_version(r, &x, &v) < 0)
-		return 0;
-	return api_reply_json(r, 200, codec_encode(r->api, &model_extension_version, &v));
-}
-
 int ext_version_delete(struct request *r)
 {
 	struct bw_extension x;

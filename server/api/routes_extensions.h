@@ -20,9 +20,8 @@ int ext_upload_begin(struct request *r);
 int ext_upload_chunk(struct request *r, const char *data, size_t len);
 int ext_upload_end(struct request *r);
 void ext_upload_done(struct request *r, bool completed);
-/* GET .../versions, GET/DELETE .../versions/<version>, GET/HEAD .../versions/<version>/bundle. */
-int ext_version_list(struct request *r);
-int ext_version_get(struct request *r);
+/* DELETE .../versions/<version>, GET/HEAD .../versions/<version>/bundle (the list and GET of a version are the
+ * generic inventory handlers, scoped by the extension). */
 int ext_version_delete(struct request *r);
 int ext_version_download(struct request *r);
 

@@ -393,17 +393,6 @@ static int load_version(struct request *r, struct bw_image *img, struct bw_image
 	return rc;
 }
 
-int images_version_list(struct request *r)
-{
-	struct bw_image img;
-	struct store_filter f = { .field = model_field(&model_image_version, "image") };
-
-	if (inventory_load(r, &model_image, 0, r->params[0], &img) < 0)
-		return 0;
-	f.ival = img.id;
-	return inventory_list_filtered(r, &model_image_version, &f, 1);
-}
-
 int images_version_get(struct request *r)
 {
 	struct bw_image img;
