@@ -408,6 +408,19 @@ static int node_bmc(struct cli *c, const char *verb, const char *item, int argc,
 	return print_reply(c, &rep);
 }
 
+/* file opened for an upload, with its size in *st; NULL (said, prefixed by what) unless a regular file. */
+static FILE *open_upload(const char *file, const char *what, struct stat *st)
+{
+	FILE *f = fopen(file, "re");
+	if (!f || fstat(fileno(f), st) < 0 || !S_ISREG(st->st_mode)) {
+		usage_error("%s%s: %s", what, file, f ? "not a regular file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 static int escaped_path(char *out, size_t size, const char *prefix, const char *a, const char *mid,
 			const char *b)
 {
@@ -478,13 +491,8 @@ static int custom_data_cmd(struct cli *c, const struct model *m, int argc, char 
 		/* An empty body is sent as it is: the server says what is wrong with it. */
 		f = len ? fmemopen(buf, len, "r") : fopen("/dev/null", "re");
 	} else {
-		f = fopen(file, "re");
-		if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-			usage_error("custom-data set: %s: %s", file, f ? "not a regular file" : strerror(errno));
-			if (f)
-				fclose(f);
+		if (!(f = open_upload(file, "custom-data set: ", &st)))
 			return EXIT_USAGE;
-		}
 		len = (size_t)st.st_size;
 	}
 	if (!f) {
@@ -850,13 +858,8 @@ static int image_publish(struct cli *c, int argc, char **argv)
 	if (cmdline && !(cmdline_esc = httpc_escape(cmdline)))
 		return EXIT_FAIL;
 	const char *image = argv[optind], *version = argv[optind + 1], *file = argv[optind + 2];
-	f = fopen(file, "re");
-	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		usage_error("%s: %s", file, f ? "not a regular file" : strerror(errno));
-		if (f)
-			fclose(f);
+	if (!(f = open_upload(file, "", &st)))
 		return EXIT_USAGE;
-	}
 	if (given) {
 		snprintf(sha, sizeof(sha), "%s", given);
 	} else if (checksum && (r = file_sha256(f, sha)) < 0) {
@@ -988,13 +991,8 @@ static int extension_publish(struct cli *c, int argc, char **argv)
 	if (entry && !(entry_esc = httpc_escape(entry)))
 		return EXIT_FAIL;
 	const char *name = argv[optind], *version = argv[optind + 1], *file = argv[optind + 2];
-	f = fopen(file, "re");
-	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		usage_error("%s: %s", file, f ? "not a regular file" : strerror(errno));
-		if (f)
-			fclose(f);
+	if (!(f = open_upload(file, "", &st)))
 		return EXIT_USAGE;
-	}
 	if (escaped_path(path, sizeof(path), "/api/v1/extensions/", name, "/versions/", version) < 0) {
 		fclose(f);
 		return EXIT_FAIL;
