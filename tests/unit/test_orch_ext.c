@@ -170,30 +170,17 @@ static int64_t ext_ids[EXTS];
 /* A pool of NODES nodes (two per update domain) running extensions "agent" and "logs" at 1.0. */
 static struct store_fx *setup(struct bw_pool *pool)
 {
+	static const char *const versions[] = { "1.0" };
 	struct store_fx *fx = NULL;
 	struct store_err err = { .field = "" };
-	struct bw_image img;
-	struct bw_image_version v;
 
 	memset(&W, 0, sizeof(W));
 	W.names[0] = "agent";
 	W.names[1] = "logs";
 	log_set_level(LOG_ERR_);
 	assert_int_equal(store_fx_setup((void **)&fx, "orch_ext"), 0);
-	model_init(&model_image, &img);
-	snprintf(img.name, sizeof(img.name), "os");
-	assert_int_equal(store_insert(fx->s, &model_image, &img, &err), 0);
-	W.image = img.id;
-	model_init(&model_image_version, &v);
-	v.image = img.id;
-	snprintf(v.version, sizeof(v.version), "1.0");
-	snprintf(v.sha256, sizeof(v.sha256), "%064d", 1);
-	snprintf(v.artifact, sizeof(v.artifact), "rootfs.img");
-	assert_int_equal(store_insert(fx->s, &model_image_version, &v, &err), 0);
-	model_init(&model_pool, pool);
-	snprintf(pool->name, sizeof(pool->name), "p");
-	pool->image = img.id;
-	assert_int_equal(store_insert(fx->s, &model_pool, pool, &err), 0);
+	W.id0 = orch_fx_pool(fx->s, versions, 1, pool, "", NODES, 2);
+	W.image = pool->image;
 	for (int e = 0; e < EXTS; e++) {
 		struct bw_extension x;
 		struct bw_pool_extension pe;
@@ -209,22 +196,9 @@ static struct store_fx *setup(struct bw_pool *pool)
 		pe.auto_upgrade = true;
 		assert_int_equal(store_insert(fx->s, &model_pool_extension, &pe, &err), 0);
 	}
-	for (int i = 0; i < NODES; i++) {
-		struct bw_node n;
-		model_init(&model_node, &n);
-		snprintf(n.name, sizeof(n.name), "n%d", i);
-		snprintf(n.mac, sizeof(n.mac), "52:54:00:00:00:%02x", i);
-		n.pool = pool->id;
-		n.update_domain = i / 2;
-		n.installed_image = img.id;
-		snprintf(n.installed_version, sizeof(n.installed_version), "1.0");
-		snprintf(n.active_slot, sizeof(n.active_slot), "a");
-		assert_int_equal(store_insert(fx->s, &model_node, &n, &err), 0);
-		if (i == 0)
-			W.id0 = n.id;
+	for (int i = 0; i < NODES; i++)
 		for (int e = 0; e < EXTS; e++)
 			snprintf(W.n[i].ver[e], sizeof(W.n[i].ver[e]), "1.0");
-	}
 	return fx;
 }
 

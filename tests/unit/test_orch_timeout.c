@@ -71,45 +71,14 @@ static int rollback(void *ctx, const struct orch_req *q, char *err, size_t size)
 /* A pool of NODES nodes on 1.0, in one update domain each, and 2.0 published. */
 static struct store_fx *setup(struct bw_pool *pool, const char *windows)
 {
+	static const char *const versions[] = { "1.0", "2.0" };
 	struct store_fx *fx = NULL;
-	struct store_err err = { .field = "" };
-	struct bw_image img;
-	struct bw_image_version v;
 
 	memset(&W, 0, sizeof(W));
 	log_set_level(LOG_ERR_);
 	assert_int_equal(store_fx_setup((void **)&fx, "orch_timeout"), 0);
-	model_init(&model_image, &img);
-	snprintf(img.name, sizeof(img.name), "os");
-	assert_int_equal(store_insert(fx->s, &model_image, &img, &err), 0);
-	W.image = img.id;
-	for (int i = 1; i <= 2; i++) {
-		model_init(&model_image_version, &v);
-		v.image = img.id;
-		snprintf(v.version, sizeof(v.version), "%d.0", i);
-		snprintf(v.sha256, sizeof(v.sha256), "%064d", i);
-		snprintf(v.artifact, sizeof(v.artifact), "rootfs.img");
-		assert_int_equal(store_insert(fx->s, &model_image_version, &v, &err), 0);
-	}
-	model_init(&model_pool, pool);
-	snprintf(pool->name, sizeof(pool->name), "p");
-	pool->image = img.id;
-	snprintf(pool->maintenance_windows, sizeof(pool->maintenance_windows), "%s", windows);
-	assert_int_equal(store_insert(fx->s, &model_pool, pool, &err), 0);
-	for (int i = 0; i < NODES; i++) {
-		struct bw_node n;
-		model_init(&model_node, &n);
-		snprintf(n.name, sizeof(n.name), "n%d", i);
-		snprintf(n.mac, sizeof(n.mac), "52:54:00:00:00:%02x", i);
-		n.pool = pool->id;
-		n.update_domain = i;
-		n.installed_image = img.id;
-		snprintf(n.installed_version, sizeof(n.installed_version), "1.0");
-		snprintf(n.active_slot, sizeof(n.active_slot), "a");
-		assert_int_equal(store_insert(fx->s, &model_node, &n, &err), 0);
-		if (i == 0)
-			W.id0 = n.id;
-	}
+	W.id0 = orch_fx_pool(fx->s, versions, 2, pool, windows, NODES, 1);
+	W.image = pool->image;
 	return fx;
 }
 

@@ -65,6 +65,53 @@ static inline int store_fx_teardown(void **state)
 }
 
 /*
+ * The pool of the orchestrator tests: image "os" with versions[0..nv)
+ * published, pool "p" on it (maintenance windows as given) inserted into
+ * *pool, and nodes n0..n<count-1> on "1.0" in slot a, node i in update
+ * domain i / per_ud. Returns the first node's id.
+ */
+static inline int64_t orch_fx_pool(struct store *s, const char *const *versions, size_t nv, struct bw_pool *pool,
+				   const char *windows, int count, int per_ud)
+{
+	struct store_err err = { .field = "" };
+	struct bw_image img;
+	int64_t first = 0;
+
+	model_init(&model_image, &img);
+	snprintf(img.name, sizeof(img.name), "os");
+	assert_int_equal(store_insert(s, &model_image, &img, &err), 0);
+	for (size_t i = 0; i < nv; i++) {
+		struct bw_image_version v;
+		model_init(&model_image_version, &v);
+		v.image = img.id;
+		snprintf(v.version, sizeof(v.version), "%s", versions[i]);
+		snprintf(v.sha256, sizeof(v.sha256), "%064zu", i + 1);
+		snprintf(v.artifact, sizeof(v.artifact), "rootfs.img");
+		assert_int_equal(store_insert(s, &model_image_version, &v, &err), 0);
+	}
+	model_init(&model_pool, pool);
+	snprintf(pool->name, sizeof(pool->name), "p");
+	pool->image = img.id;
+	snprintf(pool->maintenance_windows, sizeof(pool->maintenance_windows), "%s", windows);
+	assert_int_equal(store_insert(s, &model_pool, pool, &err), 0);
+	for (int i = 0; i < count; i++) {
+		struct bw_node n;
+		model_init(&model_node, &n);
+		snprintf(n.name, sizeof(n.name), "n%d", i);
+		snprintf(n.mac, sizeof(n.mac), "52:54:00:00:00:%02x", i);
+		n.pool = pool->id;
+		n.update_domain = i / per_ud;
+		n.installed_image = img.id;
+		snprintf(n.installed_version, sizeof(n.installed_version), "1.0");
+		snprintf(n.active_slot, sizeof(n.active_slot), "a");
+		assert_int_equal(store_insert(s, &model_node, &n, &err), 0);
+		if (i == 0)
+			first = n.id;
+	}
+	return first;
+}
+
+/*
  * A heap copy of exactly len bytes of the packet under test, so that ASan
  * catches a parser reading one byte too far. Freed by the next call and by
  * heap_copy_teardown.
