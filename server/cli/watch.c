@@ -241,15 +241,15 @@ static void draw(struct watch *w)
 	       w->tty ? " (Ctrl-C stops watching, not the rollout)" : "", head);
 	if (w->err[0])
 		printf("(the API did not answer, retrying: %s)\n", w->err);
+	printf("\n  %-*s  FD    UD  %-*s  %-14s %-12s %5s  %s\n", wn, "NODE", wv, "VERSION", "STATE", "HEALTH", "BATCH",
+	       "PHASE");
 	json_array_foreach(w->nodes, i, nd)
 	{
 		json_t *x = rollout_node(w, jstr(nd, "name"));
 		if (!zone || !str_eq(zone, jstr(nd, "zone")) || !rack || !str_eq(rack, jstr(nd, "rack"))) {
 			zone = jstr(nd, "zone");
 			rack = jstr(nd, "rack");
-			printf("\nzone %s, rack %s\n", zone[0] ? zone : "-", rack[0] ? rack : "-");
-			printf("  %-*s  FD    UD  %-*s  %-10s %-12s %5s  %s\n", wn, "NODE", wv, "VERSION", "STATE", "HEALTH",
-			       "BATCH", "PHASE");
+			printf("zone %s, rack %s\n", zone[0] ? zone : "-", rack[0] ? rack : "-");
 		}
 		if (jstr(nd, "installed_version")[0])
 			snprintf(ver, sizeof(ver), "%s (slot %s)", jstr(nd, "installed_version"), jstr(nd, "active_slot"));
@@ -262,7 +262,7 @@ static void draw(struct watch *w)
 		char fd[16] = "-";
 		if (json_is_integer(json_object_get(nd, "fault_domain")))
 			snprintf(fd, sizeof(fd), "%lld", (long long)jint(nd, "fault_domain"));
-		printf("  %-*s  %-4s  %2lld  %-*s  %-10s %-12s %5s  %s\n", wn, jstr(nd, "name"), fd,
+		printf("  %-*s  %-4s  %2lld  %-*s  %-14s %-12s %5s  %s\n", wn, jstr(nd, "name"), fd,
 		       (long long)jint(nd, "update_domain"), wv, ver, jstr(nd, "state"), jstr(nd, "health"), batch, ph);
 	}
 	fflush(stdout);

@@ -153,7 +153,7 @@ check_eq "watch: ends with the rollout, 0 when Completed" "0" "$rc"
 check_contains "watch: the rollout's headline" "rollout 3 of pool p1: os v2, RollingForward (by platform" "$out"
 check_contains "watch: a node's phases as they change" "n3 (zone -, rack -, UD 1): batch 2, booting" "$out"
 check_contains "watch: ... until it succeeded" "n3 (zone -, rack -, UD 1): batch 2, succeeded" "$out"
-check_contains "watch: the last view, by zone and rack" "n4    0      1  v2 (slot b)  active     Healthy          4  succeeded" "$out"
+check_contains "watch: the last view, by zone and rack" "n4    0      1  v2 (slot b)  active         Healthy          4  succeeded" "$out"
 check_contains "watch: the end" "os v2, Completed (by platform" "$out"
 bw_rc 0 -o json rollout watch p1
 check_eq "watch: nothing running, -o json ignored, it shows the last and ends" "0" "$(grep -c RollingForward <<<"$OUT")"
