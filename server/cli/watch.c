@@ -217,10 +217,19 @@ static void phase_of(const struct watch *w, json_t *x, char *out, size_t size, t
 	snprintf(out, size, "%s %s", ph, age);
 }
 
+/* "v2 (slot b)", and "v2 (slot b) > v3 (a)" while v3 is written or booted and not yet committed. */
+static void version_of(json_t *nd, char *out, size_t size)
+{
+	const char *v = jstr(nd, "installed_version"), *p = jstr(nd, "pending_version");
+	int n = v[0] ? snprintf(out, size, "%s (slot %s)", v, jstr(nd, "active_slot")) : snprintf(out, size, "-");
+	if (p[0] && n >= 0 && (size_t)n < size)
+		snprintf(out + n, size - (size_t)n, " > %s (%s)", p, jstr(nd, "pending_slot"));
+}
+
 static void draw(struct watch *w)
 {
 	time_t now = time(NULL);
-	char head[512], ph[64], tbuf[16], ver[80];
+	char head[512], ph[64], tbuf[16], ver[160];
 	int wn = 4, wv = 7;
 	size_t i;
 	json_t *nd;
@@ -232,7 +241,8 @@ static void draw(struct watch *w)
 	{
 		int l = (int)strlen(jstr(nd, "name"));
 		wn = l > wn ? l : wn;
-		l = (int)strlen(jstr(nd, "installed_version")) + 9;
+		version_of(nd, ver, sizeof(ver));
+		l = (int)strlen(ver);
 		wv = l > wv ? l : wv;
 	}
 	if (w->tty)
@@ -251,10 +261,7 @@ static void draw(struct watch *w)
 			rack = jstr(nd, "rack");
 			printf("zone %s, rack %s\n", zone[0] ? zone : "-", rack[0] ? rack : "-");
 		}
-		if (jstr(nd, "installed_version")[0])
-			snprintf(ver, sizeof(ver), "%s (slot %s)", jstr(nd, "installed_version"), jstr(nd, "active_slot"));
-		else
-			snprintf(ver, sizeof(ver), "-");
+		version_of(nd, ver, sizeof(ver));
 		phase_of(w, x, ph, sizeof(ph), now);
 		char batch[16] = "-";
 		if (x && jint(x, "batch") > 0)
