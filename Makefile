@@ -3,8 +3,9 @@
 #
 #   make            bootwaved, bootwave (CLI) and bootwave-agent in build/bin/
 #   make check      unit and integration tests, then the same again under
-#                   AddressSanitizer + UndefinedBehaviorSanitizer
-#   make demo       the main job (see README.md)
+#                   AddressSanitizer + UndefinedBehaviorSanitizer, then the
+#                   virtual rack and the demo (make rack)
+#   make demo       the main job: a virtual rack reimaged and upgraded (README.md)
 #   make bench      the benchmarks of tests/bench/
 #
 # Every variant (release, asan) gets the same rules from one template, in its
@@ -193,7 +194,7 @@ deps-test:
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-check: check-release check-asan
+check: check-release check-asan rack
 	@echo "== make check: all passed"
 
 # Benchmarks (tests/bench/, built with every variant so they keep compiling):
@@ -202,15 +203,18 @@ check: check-release check-asan
 bench: $(addprefix $(BUILD)/release/tests/,$(BENCH_NAMES))
 	@set -e; for b in $(BENCH_NAMES); do echo "== bench: $$b"; $(BUILD)/release/tests/$$b; done
 
-demo: all | deps-test
-	scripts/demo
+RACK_DEPS := all $(FIRMWARE)/.stamp $(BUILD)/release/rootfs/initrd-agent.gz $(OS_IMAGES)
+demo: $(RACK_DEPS) | deps-test
+	BW_BIN=$(BUILD)/release/bin scripts/demo
 
 # The virtual rack (tests/rack/rack-test, issue 8): 5 QEMU nodes behind
-# ipmi_sim BMCs reimaged and upgraded by the release binaries; needs root
-# and about 20 minutes. Not part of check.
+# ipmi_sim BMCs reimaged and upgraded by the release binaries (about 17
+# minutes), then `make demo` with one node (tests/rack/demo-test, about 5).
+# Needs root; the last part of check.
 .PHONY: rack
-rack: all $(FIRMWARE)/.stamp $(BUILD)/release/rootfs/initrd-agent.gz $(OS_IMAGES) | deps-test
+rack: $(RACK_DEPS) | deps-test
 	BW_BIN=$(BUILD)/release/bin tests/rack/rack-test
+	BW_BIN=$(BUILD)/release/bin tests/rack/demo-test
 
 clean:
 	rm -rf $(BUILD)
