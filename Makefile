@@ -122,13 +122,22 @@ $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
 
+# The load clients of the benchmarks (tests/bench/bench-tftp, bench-http).
+$(BUILD)/$(1)/tests/tftpc: $(BUILD)/$(1)/obj/tests/tools/tftpc.o
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
+
+$(BUILD)/$(1)/tests/httpload: $(BUILD)/$(1)/obj/tests/tools/httpload.o
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
 $(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
-$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend hwctl redfish_sim $(FUZZ_NAMES) $(BENCH_NAMES))
+$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend tftpc httpload hwctl redfish_sim $(FUZZ_NAMES) $(BENCH_NAMES))
 
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
 build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
@@ -197,11 +206,14 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 check: check-release check-asan rack
 	@echo "== make check: all passed"
 
-# Benchmarks (tests/bench/, built with every variant so they keep compiling):
-# each prints its figures last.
+# Benchmarks (tests/bench/; the programs and load clients are built with
+# every variant so they keep compiling): bootwaved side by side with nginx,
+# atftpd and tftpd-hpa, dnsmasq and kea, curl|zstd|dd and bmaptool, and the
+# orchestrator's own figures; ratios last, a JSON report in build/bench/.
 .PHONY: bench
-bench: $(addprefix $(BUILD)/release/tests/,$(BENCH_NAMES))
-	@set -e; for b in $(BENCH_NAMES); do echo "== bench: $$b"; $(BUILD)/release/tests/$$b; done
+bench: all $(FIRMWARE)/.stamp $(addprefix $(BUILD)/release/tests/,$(BENCH_NAMES) tftpc httpload)
+	@scripts/setup-deps bench
+	tests/bench/run $(BUILD)/release/bin
 
 RACK_DEPS := all $(FIRMWARE)/.stamp $(BUILD)/release/rootfs/initrd-agent.gz $(OS_IMAGES)
 demo: $(RACK_DEPS) | deps-test

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -58,6 +59,14 @@ static inline int str_copy(char *dst, size_t size, const char *src)
 		return -ENAMETOOLONG;
 	memcpy(dst, src, n + 1);
 	return 0;
+}
+
+/* Seconds on clock id (CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID...), as a double. */
+static inline double clock_seconds(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static inline bool str_empty(const char *s) { return !s || !*s; }

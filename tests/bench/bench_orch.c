@@ -30,19 +30,8 @@
 static size_t n_nodes = 10000;
 static int64_t zone_id[4];
 
-static double cpu(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double cpu(void) { return clock_seconds(CLOCK_PROCESS_CPUTIME_ID); }
+static double wall(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 static void spec(struct world *w, size_t i, struct world_node_spec *sp, void *userdata)
 {
