@@ -25,6 +25,7 @@
 #include "u64map.h"
 #include "util.h"
 
+#define DHCP_RCVBUF (4 << 20) /* bytes of receive buffer of the DHCP socket */
 #define DHCP_SERVER_PORT 67
 #define DHCP_CLIENT_PORT 68
 #define PXE_PORT 4011
@@ -807,6 +808,17 @@ static int open_socket(const char *ifname, uint16_t port)
 		close(fd);
 		return r;
 	}
+	/*
+	 * Room for a rack powering on at once (thousands of DISCOVERs in a
+	 * burst) and for the loop's pauses while leases are committed: the
+	 * default (212 KiB, about 600 packets) drops the rest, and each
+	 * dropped client waits for its firmware's retry, 4 s or more. FORCE
+	 * passes net.core.rmem_max with CAP_NET_ADMIN; otherwise the most
+	 * rmem_max allows.
+	 */
+	int rcvbuf = DHCP_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	return fd;
 }
 
