@@ -95,6 +95,8 @@ struct transfer {
 	uint64_t start_ms, retransmits;
 };
 
+#define TFTP_BATCH 16 /* DATA packets prepared and sent together */
+
 struct tftp_server {
 	struct evloop *ev;
 	struct tftp_config cfg;
@@ -106,8 +108,13 @@ struct tftp_server {
 	struct tftp_stats st;
 	uint64_t rl_start, rl_suppressed;
 	unsigned rl_count;
-	uint8_t pkt[TFTP_PACKET_MAX];       /* DATA being sent */
+	uint8_t pkt[TFTP_PACKET_MAX];       /* DATA being sent (netascii) */
 	uint8_t scratch[TFTP_BLKSIZE_MAX]; /* file bytes before netascii encoding */
+	/* octet: up to TFTP_BATCH blocks read by one pread, sent by one sendmmsg */
+	uint8_t batch[TFTP_BATCH * TFTP_BLKSIZE_MAX];
+	uint8_t heads[TFTP_BATCH][TFTP_HEADER];
+	struct iovec iov[TFTP_BATCH][2];
+	struct mmsghdr msgs[TFTP_BATCH];
 };
 
 void tftp_config_default(struct tftp_config *ret)
@@ -335,30 +342,24 @@ static int want_out(struct transfer *t, bool on)
 }
 
 /*
- * Sends blocks from t->next up to the end of the window (RFC 7440: up to
- * windowsize blocks past the last ACK) or of the file. Stops early, to go on
- * at EPOLLOUT, when the socket buffer is full. 0 or -errno.
+ * Prepares the blocks from t->next on, at most want, in s->msgs: in octet
+ * mode read by one pread into s->batch (a short read ends the file), in
+ * netascii one block encoded into s->pkt. Notes where each next block
+ * starts, and the last block once it is read. Returns how many, or -errno.
  */
-static int pump(struct transfer *t)
+static int fill_batch(struct transfer *t, size_t want)
 {
 	struct tftp_server *s = t->srv;
-	uint64_t slots = (uint64_t)t->window + 1;
+	uint64_t slots = (uint64_t)t->window + 1, off = t->ring[t->next % slots].off;
+	size_t k, n = 0, len;
+	ssize_t got;
 	int r;
 
-	while (t->next <= t->acked + t->window && (t->last == 0 || t->next <= t->last)) {
-		const struct blockpos *pos = &t->ring[t->next % slots];
+	if (t->mode != TFTP_MODE_OCTET) {
 		struct blockpos after;
-		size_t n = 0, len;
-
-		r = read_block(t, pos, s->pkt + TFTP_HEADER, &n, &after);
-		if (r < 0)
-			return r;
-		r = tftp_build_data(s->pkt, sizeof(s->pkt), (uint16_t)t->next, s->pkt + TFTP_HEADER, n, &len);
-		if (r < 0)
-			return r;
-		r = send_to_peer(t, s->pkt, len);
-		if (r == -EAGAIN)
-			return want_out(t, true);
+		r = read_block(t, &t->ring[t->next % slots], s->pkt + TFTP_HEADER, &n, &after);
+		if (r == 0)
+			r = tftp_build_data(s->pkt, sizeof(s->pkt), (uint16_t)t->next, s->pkt + TFTP_HEADER, n, &len);
 		if (r < 0)
 			return r;
 		t->ring[(t->next + 1) % slots] = after;
@@ -366,9 +367,67 @@ static int pump(struct transfer *t)
 			t->last = t->next;
 			t->total = after.off;
 		}
-		if (t->next > t->sent)
-			t->sent = t->next;
-		t->next++;
+		s->iov[0][0] = (struct iovec){ .iov_base = s->pkt, .iov_len = len };
+		s->msgs[0].msg_hdr.msg_iovlen = 1;
+		return 1;
+	}
+	got = pread_full(t->file, s->batch, want * t->blksize, off);
+	if (got < 0)
+		return (int)got;
+	for (k = 0; k < want; k++) {
+		uint64_t b = t->next + k;
+		size_t at = k * t->blksize;
+		n = (size_t)got > at ? (size_t)got - at : 0;
+		n = n < t->blksize ? n : t->blksize;
+		s->heads[k][0] = 0;
+		s->heads[k][1] = TFTP_DATA;
+		s->heads[k][2] = (uint8_t)(b >> 8);
+		s->heads[k][3] = (uint8_t)b;
+		s->iov[k][0] = (struct iovec){ .iov_base = s->heads[k], .iov_len = TFTP_HEADER };
+		s->iov[k][1] = (struct iovec){ .iov_base = s->batch + at, .iov_len = n };
+		s->msgs[k].msg_hdr.msg_iovlen = 2;
+		t->ring[(b + 1) % slots] = (struct blockpos){ .off = off + at + n, .pending = -1 };
+		if (n < t->blksize) {
+			t->last = b;
+			t->total = off + at + n;
+			return (int)k + 1;
+		}
+	}
+	return (int)want;
+}
+
+/*
+ * Sends blocks from t->next up to the end of the window (RFC 7440: up to
+ * windowsize blocks past the last ACK) or of the file, TFTP_BATCH at a
+ * time. Stops early, to go on at EPOLLOUT, when the socket buffer is full.
+ * 0 or -errno.
+ */
+static int pump(struct transfer *t)
+{
+	struct tftp_server *s = t->srv;
+
+	while (t->next <= t->acked + t->window && (t->last == 0 || t->next <= t->last)) {
+		uint64_t end = t->acked + t->window;
+		int n, sent;
+
+		if (t->last && t->last < end)
+			end = t->last;
+		n = fill_batch(t, end - t->next + 1 < TFTP_BATCH ? (size_t)(end - t->next + 1) : TFTP_BATCH);
+		if (n < 0)
+			return n;
+		for (int k = 0; k < n; k++) {
+			s->msgs[k].msg_hdr.msg_name = &t->peer.sa;
+			s->msgs[k].msg_hdr.msg_namelen = t->peer_len;
+			s->msgs[k].msg_hdr.msg_iov = s->iov[k];
+		}
+		sent = sendmmsg(t->sock, s->msgs, (unsigned)n, MSG_DONTWAIT);
+		if (sent < 0)
+			return errno == EWOULDBLOCK || errno == EAGAIN ? want_out(t, true) : -errno;
+		t->next += (uint64_t)sent;
+		if (t->next - 1 > t->sent)
+			t->sent = t->next - 1;
+		if (sent < n)
+			return want_out(t, true);
 	}
 	return want_out(t, false);
 }
