@@ -713,7 +713,7 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)256 * 1024,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 				  MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!a->mhd) {
