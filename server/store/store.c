@@ -143,9 +143,81 @@ static void sb_columns(struct sqlbuf *b, const struct model *m)
 	}
 }
 
+/* ---- prepared statements, kept for reuse ---- */
+
+static uint64_t sql_hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+int store_prepare(struct store *s, const char *sql, int len, sqlite3_stmt **ret)
+{
+	size_t n = len < 0 ? strlen(sql) : (size_t)len;
+	uint64_t h = sql_hash(sql, n);
+	struct stmt_slot *slot = NULL, *lru = NULL;
+	char *copy;
+	int rc;
+
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct stmt_slot *x = &s->stmts[i];
+		if (x->st && !x->busy && x->hash == h && x->len == n && memcmp(x->sql, sql, n) == 0) {
+			x->busy = true;
+			x->used = ++s->stmt_tick;
+			*ret = x->st;
+			return SQLITE_OK;
+		}
+		if (!x->st && !slot)
+			slot = x;
+		else if (x->st && !x->busy && (!lru || x->used < lru->used))
+			lru = x;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, (int)n, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	slot = slot ? slot : lru;
+	/* Every slot busy (nested uses), or no memory: this one is not kept. */
+	if (!slot || !(copy = malloc(n ? n : 1)))
+		return rc;
+	memcpy(copy, sql, n);
+	if (slot->st) {
+		sqlite3_finalize(slot->st);
+		free(slot->sql);
+	}
+	*slot = (struct stmt_slot){ .hash = h, .used = ++s->stmt_tick, .sql = copy, .len = n, .st = *ret, .busy = true };
+	return rc;
+}
+
+void store_release(struct store *s, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		struct stmt_slot *x = &s->stmts[i];
+		if (x->st == st && x->busy) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			x->busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void store_stmts_clear(struct store *s)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+		sqlite3_finalize(s->stmts[i].st);
+		free(s->stmts[i].sql);
+		s->stmts[i] = (struct stmt_slot){ 0 };
+	}
+}
+
 static int prepare(struct store *s, const struct sqlbuf *b, sqlite3_stmt **ret, struct store_err *err)
 {
-	int rc = sqlite3_prepare_v2(s->db, b->s, (int)b->n, ret, NULL);
+	int rc = store_prepare(s, b->s, (int)b->n, ret);
 	if (rc != SQLITE_OK)
 		return store_sql_fail(s, rc, err);
 	return 0;
@@ -371,6 +443,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_stmts_clear(s);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	pthread_mutex_destroy(&s->lock);
@@ -390,13 +463,13 @@ int store_schema_latest(void) { return store_n_migrations; }
 
 /* ---- generic rows ---- */
 
-/* Runs a prepared statement that returns no rows. Finalizes it. */
+/* Runs a prepared statement that returns no rows. Releases it. */
 int store_step_done(struct store *s, sqlite3_stmt *st, struct store_err *err)
 {
 	int rc = sqlite3_step(st), r = 0;
 	if (rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, err);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return r;
 }
 
@@ -461,7 +534,7 @@ static int get_where(struct store *s, const struct model *m, const char *where, 
 		r = -ENOENT;
 	else
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return r;
 }
 
@@ -471,7 +544,7 @@ int store_get_one(struct store *s, const struct model *m, void *ret, const char 
 	sqlite3_stmt *st = NULL;
 	int64_t id = 0;
 	va_list ap;
-	int r = -ENOENT, rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	int r = -ENOENT, rc = store_prepare(s, sql, -1, &st);
 
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
@@ -490,7 +563,7 @@ int store_get_one(struct store *s, const struct model *m, void *ret, const char 
 		id = sqlite3_column_int64(st, 0);
 	else if (rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	if (id)
 		r = store_get(s, m, id, ret);
 	return store_op_end(&o, r);
@@ -531,7 +604,7 @@ int store_key_of(struct store *s, const struct model *m, int64_t id, char *buf, 
 		r = 0;
 	} else
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, r);
 }
 
@@ -588,7 +661,7 @@ int store_list(struct store *s, const struct model *m, const struct store_filter
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, r);
 }
 
@@ -671,7 +744,7 @@ int store_token_by_hash(struct store *s, const uint8_t hash[32], struct bw_token
 		r = 0;
 	} else
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, r);
 }
 

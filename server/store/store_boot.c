@@ -38,7 +38,7 @@ static int run(struct store *s, const char *sql, const char *fmt, ...)
 	va_list ap;
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = store_prepare(s, sql, -1, &st)) != SQLITE_OK)
 		return store_sql_fail(s, rc, NULL);
 	va_start(ap, fmt);
 	for (int i = 0; fmt[i]; i++) {
@@ -112,12 +112,11 @@ int store_reserved_ips(struct store *s, void (*cb)(const char *ip, const char *m
 	struct op o = store_op_begin(s, 0);
 	int rc;
 
-	if ((rc = sqlite3_prepare_v2(s->db, "SELECT ip_address, mac FROM nodes WHERE ip_address != ''", -1, &st,
-				     NULL)) != SQLITE_OK)
+	if ((rc = store_prepare(s, "SELECT ip_address, mac FROM nodes WHERE ip_address != ''", -1, &st)) != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), userdata);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, rc == SQLITE_DONE ? 0 : -EIO);
 }
 
