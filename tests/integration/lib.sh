@@ -68,6 +68,26 @@ check_contains() { # check_contains WHAT NEEDLE HAYSTACK
 	if [[ "$3" == *"$2"* ]]; then ok; else fail "$1: [$2] not found in [$3]"; fi
 }
 
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND every $WAIT_EVERY seconds
+# (2 unless set) until it succeeds, for at most SECONDS; $WAITED is the
+# seconds it took. A test may define wait_alive (waiting stops early when it
+# fails: what would make COMMAND succeed is gone, a VM died) and wait_failed
+# (called once the failure is recorded: say what was seen, a console tail).
+wait_for() {
+	local what=$1 limit=$2 start
+	shift 2
+	start=$(date +%s)
+	WAITED=''
+	while [ $(($(date +%s) - start)) -lt "$limit" ]; do
+		if "$@"; then WAITED=$(($(date +%s) - start)); return 0; fi
+		if declare -F wait_alive >/dev/null && ! wait_alive; then break; fi
+		sleep "${WAIT_EVERY:-2}"
+	done
+	fail "$what: not within $limit s"
+	if declare -F wait_failed >/dev/null; then wait_failed; fi
+	return 1
+}
+
 check_not_contains() {
 	if [[ "$3" != *"$2"* ]]; then ok; else fail "$1: [$2] should not appear in [$3]"; fi
 }

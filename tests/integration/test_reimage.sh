@@ -85,21 +85,9 @@ for _ in $(seq 50); do monitor info >/dev/null && break; sleep 0.1; done
 
 node_field() { bw -o json node show n1 | jq -r ".$1"; }
 events_json() { bw -o json node events n1; }
-# wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds; $WAITED the seconds it took.
-wait_for() {
-	local what=$1 limit=$2 start
-	shift 2
-	start=$(date +%s)
-	WAITED=''
-	while [ $(($(date +%s) - start)) -lt "$limit" ]; do
-		if "$@"; then WAITED=$(($(date +%s) - start)); return 0; fi
-		kill -0 "$VM" 2>/dev/null || break
-		sleep 2
-	done
-	fail "$what: not within $limit s"
-	tail -n 30 "$T/console.log" | tr -d '\r' | sed 's/^/     console: /' >&2
-	return 1
-}
+# wait_for (lib.sh) stops when the VM died and then shows its console.
+wait_alive() { kill -0 "$VM" 2>/dev/null; }
+wait_failed() { tail -n 30 "$T/console.log" | tr -d '\r' | sed 's/^/     console: /' >&2; }
 installed_is() { [ "$(node_field installed_version)" = "$1" ] && [ "$(node_field state)" = active ]; }
 health_is() { [ "$(node_field health)" = "$1" ]; }
 # ext_ran N: the extension succeeded N times; ext_output: what its last run printed.

@@ -165,19 +165,7 @@ check_sums() {
 	done
 }
 
-# wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds; $WAITED the seconds it took.
-wait_for() {
-	local what=$1 limit=$2 start
-	shift 2
-	start=$(date +%s)
-	WAITED=''
-	while [ $(($(date +%s) - start)) -lt "$limit" ]; do
-		if "$@"; then WAITED=$(($(date +%s) - start)); return 0; fi
-		sleep 3
-	done
-	fail "$what: not within $limit s"
-	return 1
-}
+WAIT_EVERY=3 # wait_for (lib.sh): the rack is slow, poll it gently
 
 # phases I SINCE: how long node I spent in each phase of its last reimage
 # after event SINCE, from its events: firmware+DHCP (power cycle to the
