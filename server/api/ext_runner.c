@@ -152,10 +152,16 @@ static void run_one(struct ext_runner *x, const struct bw_node *n, const struct 
 		log_msg(LOG_WARN_, &(struct log_ctx){ .node = n->name },
 			"SSH host key mismatch at %s:%lld (%s): refused", ip, (long long)n->ssh_port, res.seen_key_fp);
 	}
+	if (res.attempts > 1)
+		log_msg(LOG_INFO_, &(struct log_ctx){ .node = n->name },
+			"extension %s: the node dropped the command before starting it; %d connections made",
+			run->extension, res.attempts);
 	if (r == 0)
 		finish(a, n, run, "succeeded", &res, NULL);
 	else if (res.timed_out)
 		finish(a, n, run, "failed", &res, "timed out after %lld s (%s)", (long long)pe->timeout, res.error);
+	else if (res.attempts > 1)
+		finish(a, n, run, "failed", &res, "%s (%d connections)", res.error, res.attempts);
 	else
 		finish(a, n, run, "failed", &res, "%s", res.error[0] ? res.error : strerror(-r));
 	sshrun_result_free(&res);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libssh2.h>
 
@@ -35,6 +36,8 @@
 #define WRITE_CHUNK 32768
 /* Times session_free is retried when libssh2 says EAGAIN on a closed socket. */
 #define FREE_TRIES 16
+/* Pause before connecting again after the node dropped a command it had not started. */
+#define RETRY_PAUSE_MS 100
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_status;
@@ -187,6 +190,7 @@ struct run {
 	int64_t deadline; /* CLOCK_MONOTONIC, ms */
 	int fd;
 	LIBSSH2_SESSION *s;
+	bool unstarted; /* the node closed the channel or the connection before it confirmed a command */
 };
 
 /* Bytes of one stream: the first cap kept (NUL-terminated), all counted. */
@@ -451,6 +455,25 @@ struct chan_end {
 	char signal[16]; /* the signal's name, or "" */
 };
 
+/* libssh2 errors that mean the connection is gone. */
+static bool connection_lost(int e)
+{
+	return e == LIBSSH2_ERROR_SOCKET_DISCONNECT || e == LIBSSH2_ERROR_SOCKET_RECV || e == LIBSSH2_ERROR_SOCKET_SEND;
+}
+
+/*
+ * Opens a channel and asks the node to run cmd; the node confirms a command
+ * it started (SSH_MSG_CHANNEL_SUCCESS). A channel the node closes before
+ * confirming was never given a process, so the command did not run:
+ * r->unstarted is set, for the caller to try again; likewise when the
+ * connection is lost before the channel opened. dropbear 2022.x (Debian
+ * 12's) does this now and then: a SIGCHLD that lands while a new channel has
+ * no process yet makes it close that channel and drop the exec request
+ * unanswered (libssh2 would wait for the answer until our deadline), and at
+ * times abort the session on an assertion. A connection lost after the
+ * request was sent leaves it unknown whether the command started: that is
+ * an error, not tried again.
+ */
 static int open_exec(struct run *r, const char *cmd, LIBSSH2_CHANNEL **ret)
 {
 	LIBSSH2_CHANNEL *ch;
@@ -458,7 +481,9 @@ static int open_exec(struct run *r, const char *cmd, LIBSSH2_CHANNEL **ret)
 	int rc, w;
 
 	while (!(ch = libssh2_channel_open_session(r->s))) {
-		if (libssh2_session_last_errno(r->s) != LIBSSH2_ERROR_EAGAIN) {
+		int e = libssh2_session_last_errno(r->s);
+		if (e != LIBSSH2_ERROR_EAGAIN) {
+			r->unstarted = connection_lost(e);
 			set_error(r, "%s: open channel: %s", sshrun_stage_name(r->res->stage),
 				  ssh_error(r, msg, sizeof(msg)));
 			return -EIO;
@@ -468,11 +493,27 @@ static int open_exec(struct run *r, const char *cmd, LIBSSH2_CHANNEL **ret)
 	}
 	/* From here the session owns the channel: session_free frees it. */
 	*ret = ch;
-	while ((rc = libssh2_channel_exec(ch, cmd)) == LIBSSH2_ERROR_EAGAIN)
+	while ((rc = libssh2_channel_exec(ch, cmd)) == LIBSSH2_ERROR_EAGAIN) {
+		/* Closed unanswered: no answer will come. */
+		if (libssh2_channel_eof(ch) == 1) {
+			rc = LIBSSH2_ERROR_CHANNEL_CLOSED;
+			break;
+		}
 		if ((w = wait_socket(r)) < 0)
 			return wait_failed(r, w);
+	}
 	if (rc < 0) {
-		set_error(r, "%s: exec: %s", sshrun_stage_name(r->res->stage), ssh_error(r, msg, sizeof(msg)));
+		if (rc == LIBSSH2_ERROR_CHANNEL_CLOSED || libssh2_channel_eof(ch) == 1) {
+			r->unstarted = true;
+			set_error(r, "%s: the node closed the channel before starting the command",
+				  sshrun_stage_name(r->res->stage));
+		} else if (connection_lost(rc)) {
+			/* Not known whether it started: not tried again. */
+			set_error(r, "%s: the node dropped the connection before confirming the command",
+				  sshrun_stage_name(r->res->stage));
+		} else {
+			set_error(r, "%s: exec: %s", sshrun_stage_name(r->res->stage), ssh_error(r, msg, sizeof(msg)));
+		}
 		return -EIO;
 	}
 	return 0;
@@ -791,6 +832,38 @@ static int check_request(struct run *r, char *type, uint8_t *blob, size_t *blob_
 	return 0;
 }
 
+/* Waits ms, less if the deadline passes or the cancel flag is set first. */
+static int pause_ms(struct run *r, int ms)
+{
+	int64_t until = now_ms() + ms;
+
+	while (now_ms() < until) {
+		if (cancelled(r))
+			return -ECANCELED;
+		if (now_ms() >= r->deadline)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* One connection: connect, handshake, host key, login, upload, run. */
+static int attempt(struct run *r, const char *type, const uint8_t *blob, size_t blob_len, const char *user,
+		   const char *pub, const char *priv, size_t priv_len)
+{
+	int rc;
+
+	if (!(r->s = libssh2_session_init())) {
+		set_error(r, "connect: out of memory");
+		return -ENOMEM;
+	}
+	libssh2_session_set_blocking(r->s, 0);
+	if ((rc = tcp_connect(r)) < 0 || (rc = handshake(r, type)) < 0 || (rc = check_hostkey(r, blob, blob_len)) < 0 ||
+	    (rc = auth(r, user, pub, priv, priv_len)) < 0 || (rc = upload(r)) < 0)
+		return rc;
+	return run_entry(r);
+}
+
 int sshrun_run(const struct sshrun_req *q, struct sshrun_result *ret)
 {
 	struct run r = { .q = q, .res = ret, .fd = -1 };
@@ -798,7 +871,7 @@ int sshrun_run(const struct sshrun_req *q, struct sshrun_result *ret)
 	uint8_t blob[SSHKEY_BLOB_MAX];
 	size_t blob_len = 0, priv_len = 0;
 	const char *user = q->user ? q->user : "root";
-	int rc;
+	int rc, w;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->stage = SR_CONNECT;
@@ -824,25 +897,26 @@ int sshrun_run(const struct sshrun_req *q, struct sshrun_result *ret)
 		set_error(&r, "cannot load the appliance key from %s: %s", q->key_dir, strerror(-rc));
 		return rc;
 	}
-	if (!(r.s = libssh2_session_init())) {
-		rc = -ENOMEM;
-		set_error(&r, "connect: out of memory");
-		goto out;
+	for (;;) {
+		ret->attempts++;
+		r.unstarted = false;
+		rc = attempt(&r, type, blob, blob_len, user, pub, priv, priv_len);
+		if (rc == 0 || !r.unstarted || ret->attempts >= SSHRUN_ATTEMPTS)
+			break;
+		/*
+		 * The node dropped a command before starting it: again from the
+		 * start, on a new connection (the upload steps are safe to redo).
+		 */
+		teardown(&r, false);
+		ret->stage = SR_CONNECT;
+		ret->error[0] = '\0';
+		if ((w = pause_ms(&r, RETRY_PAUSE_MS)) < 0) {
+			rc = wait_failed(&r, w);
+			break;
+		}
 	}
-	libssh2_session_set_blocking(r.s, 0);
-
-	if ((rc = tcp_connect(&r)) < 0 || (rc = handshake(&r, type)) < 0 || (rc = check_hostkey(&r, blob, blob_len)) < 0 ||
-	    (rc = auth(&r, user, pub, priv, priv_len)) < 0)
-		goto out;
-	explicit_bzero(priv, priv_len);
-	if ((rc = upload(&r)) < 0)
-		goto out;
-	rc = run_entry(&r);
-out:
 	teardown(&r, rc == 0 || ret->stage == SR_DONE);
-	if (priv) {
-		explicit_bzero(priv, priv_len);
-		free(priv);
-	}
+	explicit_bzero(priv, priv_len);
+	free(priv);
 	return rc;
 }

@@ -17,7 +17,10 @@
  *      script dies on the node about when the run's deadline passes.
  *
  * One deadline bounds the whole call; the socket is non-blocking and every
- * wait is a poll() that ends at the deadline. Safe to call from several
+ * wait is a poll() that ends at the deadline. A command is started only when
+ * the node confirms it; a node that closes the channel or the connection
+ * before that (dropbear 2022.x does, now and then: see open_exec) is
+ * connected to again from the start, SSHRUN_ATTEMPTS times in all. Safe to call from several
  * threads at once (each call has its own session). Does not log above debug.
  */
 #pragma once
@@ -37,6 +40,11 @@
 #define SSHRUN_CMD_MAX 65536
 /* How often a wait looks at the request's cancel flag. */
 #define SSHRUN_CANCEL_MS 200
+/*
+ * Connections tried when the node closes the channel or the connection
+ * before it confirms a command (it never started it), within the deadline.
+ */
+#define SSHRUN_ATTEMPTS 5
 
 struct sshrun_req {
 	const char *host;        /* IPv4 literal */
@@ -65,6 +73,8 @@ struct sshrun_result {
 	char exit_signal[16];          /* the signal that killed it ("TERM"), or "" */
 	bool timed_out;                /* the deadline passed (or the node's timeout killed the script) */
 	bool host_key_mismatch;        /* the node presented another key than the pinned one */
+	int attempts;                  /* connections made: more than 1 when the node dropped a command
+					  before starting it (SSHRUN_ATTEMPTS) */
 	char *out, *err;               /* the first output_cap bytes of stdout and stderr, NUL-terminated;
 					  owned by the result (sshrun_result_free) */
 	size_t out_len, err_len;
@@ -83,7 +93,8 @@ struct sshrun_result {
  *   -EPROTO       the SSH handshake failed
  *   -EKEYREJECTED the host key is not the pinned one; nothing more was sent
  *   -EACCES       the node refused the appliance key
- *   -EIO          a channel could not be opened or the upload commands failed
+ *   -EIO          a channel could not be opened or the upload commands failed, or the node
+ *                 dropped a command before starting it SSHRUN_ATTEMPTS times
  *   -ECONNRESET   the connection broke while running
  *   -ETIMEDOUT    the deadline passed, or the node's `timeout` killed the script
  *   -ECANCELED    the cancel flag was set (the script, if started, is left to the node's `timeout`)
