@@ -142,10 +142,9 @@ int store_event_add(struct store *s, int64_t node_id, int64_t rollout_id, const 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	o = store_op_begin(s, 1);
-	if ((rc = sqlite3_prepare_v2(s->db,
+	if ((rc = store_prepare(s,
 				     "INSERT INTO events (ts, node_id, rollout_id, kind, message)"
-				     " VALUES (?1, ?2, ?3, ?4, ?5)",
-				     -1, &st, NULL)) != SQLITE_OK)
+				     " VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st)) != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, s->now());
 	if (node_id)
@@ -181,10 +180,9 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	int64_t now = s->now(), node = 0, task = 0;
 	int rc, r = -EACCES;
 
-	rc = sqlite3_prepare_v2(s->db,
+	rc = store_prepare(s,
 				"UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2"
-				" AND purpose = ?3 AND expires_at > ?1 RETURNING node_id, coalesce(task_id, 0)",
-				-1, &st, NULL);
+				" AND purpose = ?3 AND expires_at > ?1 RETURNING node_id, coalesce(task_id, 0)", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, now);
@@ -199,7 +197,7 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	}
 	if (rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	if (r == 0) {
 		*ret_node = node;
 		if (ret_task)

@@ -36,14 +36,13 @@ int store_pool_has_extensions(struct store *s, int64_t pool)
 {
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
-	int r, rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pool_extensions WHERE pool_id = ?1 LIMIT 1", -1, &st,
-				       NULL);
+	int r, rc = store_prepare(s, "SELECT 1 FROM pool_extensions WHERE pool_id = ?1 LIMIT 1", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, pool);
 	rc = sqlite3_step(st);
 	r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, r);
 }
 
@@ -52,11 +51,10 @@ int store_ext_run_finish(struct store *s, const struct bw_ext_run *run, const vo
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "UPDATE extension_runs SET state = ?2, exit_status = ?3, error = ?4, stdout_bytes = ?5,"
 				    " stderr_bytes = ?6, truncated = ?7, stdout = ?8, stderr = ?9, finished_at = ?10,"
-				    " started_at = COALESCE(started_at, ?10) WHERE id = ?1",
-				    -1, &st, NULL);
+				    " started_at = COALESCE(started_at, ?10) WHERE id = ?1", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, run->id);
@@ -82,8 +80,7 @@ int store_ext_run_output(struct store *s, int64_t id, char **ret_out, size_t *re
 	sqlite3_stmt *st;
 	char *p[2] = { NULL, NULL };
 	size_t len[2] = { 0, 0 };
-	int r = 0, rc = sqlite3_prepare_v2(s->db, "SELECT stdout, stderr FROM extension_runs WHERE id = ?1", -1, &st,
-					   NULL);
+	int r = 0, rc = store_prepare(s, "SELECT stdout, stderr FROM extension_runs WHERE id = ?1", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, id);
@@ -103,7 +100,7 @@ int store_ext_run_output(struct store *s, int64_t id, char **ret_out, size_t *re
 		}
 	} else
 		r = rc == SQLITE_DONE ? -ENOENT : store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	if (r < 0) {
 		free(p[0]);
 		free(p[1]);
@@ -138,7 +135,7 @@ static int each_selected(struct store *s, const struct model *m, const char *sql
 	int64_t *ids = calloc(max, sizeof(*ids));
 	void *obj = malloc(m->size);
 	size_t n = 0;
-	int r = 0, rc = ids && obj ? sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+	int r = 0, rc = ids && obj ? store_prepare(s, sql, -1, &st) : SQLITE_NOMEM;
 
 	if (rc != SQLITE_OK) {
 		free(ids);
@@ -149,7 +146,7 @@ static int each_selected(struct store *s, const struct model *m, const char *sql
 		ids[n++] = sqlite3_column_int64(st, 0);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (store_get(s, m, ids[i], obj) == 0)
 			r = cb(obj, userdata);
@@ -208,10 +205,9 @@ int store_node_provision_set(struct store *s, int64_t node, int64_t ts, int64_t 
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "UPDATE nodes SET provision_after_ts = ?2 WHERE id = ?1"
-				    " AND (?3 = 0 OR provision_after_ts = ?3)",
-				    -1, &st, NULL);
+				    " AND (?3 = 0 OR provision_after_ts = ?3)", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, node);
@@ -229,11 +225,10 @@ int store_ext_runs_summary(struct store *s, int64_t node, int64_t since,
 {
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
-	int r = 0, rc = sqlite3_prepare_v2(s->db,
+	int r = 0, rc = store_prepare(s,
 					   "SELECT extension, version, state FROM extension_runs WHERE id IN"
 					   " (SELECT max(id) FROM extension_runs WHERE node_id = ?1 AND created_at >= ?2"
-					   " GROUP BY extension)",
-					   -1, &st, NULL);
+					   " GROUP BY extension)", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, node);
@@ -243,6 +238,6 @@ int store_ext_runs_summary(struct store *s, int64_t node, int64_t since,
 		       (const char *)sqlite3_column_text(st, 2), userdata);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, r);
 }

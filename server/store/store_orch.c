@@ -57,12 +57,11 @@ int store_rollout_insert(struct store *s, struct bw_rollout *r)
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "INSERT INTO rollouts (pool_id, status, error_code, message, cancel_requested, batches,"
 				    " batch_started_at, batch_done_at, batch_seconds, completed_at, image_id, version,"
 				    " started_by, started_by_name, started_at, canary_done, bake_until, extension)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-				    -1, &st, NULL);
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)", -1, &st);
 	int r2;
 
 	if (rc != SQLITE_OK)
@@ -85,11 +84,10 @@ int store_rollout_update(struct store *s, const struct bw_rollout *r)
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "UPDATE rollouts SET status = ?2, error_code = ?3, message = ?4, cancel_requested = ?5,"
 				    " batches = ?6, batch_started_at = ?7, batch_done_at = ?8, batch_seconds = ?9,"
-				    " completed_at = ?10, canary_done = ?16, bake_until = ?17 WHERE id = ?1",
-				    -1, &st, NULL);
+				    " completed_at = ?10, canary_done = ?16, bake_until = ?17 WHERE id = ?1", -1, &st);
 
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
@@ -109,7 +107,7 @@ static int rollout_query(struct store *s, const char *where, int64_t a, int64_t 
 	int rc, ret = 0, n = 0;
 
 	snprintf(sql, sizeof(sql), "SELECT " ROLLOUT_COLS " FROM rollouts WHERE %s ORDER BY id DESC LIMIT ?3", where);
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+	if ((rc = store_prepare(s, sql, -1, &st)) != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, a);
 	sqlite3_bind_int64(st, 2, b);
@@ -122,7 +120,7 @@ static int rollout_query(struct store *s, const char *where, int64_t a, int64_t 
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ret = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, ret < 0 ? ret : n == 0 ? -ENOENT : 0);
 }
 
@@ -154,11 +152,10 @@ int store_rollout_node_put(struct store *s, const struct bw_rollout_node *n)
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "INSERT OR REPLACE INTO rollout_nodes (rollout_id, node_id, phase, batch, phase_at,"
 				    " started_at, finished_at, prev_slot, prev_image_id, prev_version, reason, written_at)"
-				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-				    -1, &st, NULL);
+				    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", -1, &st);
 
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
@@ -184,12 +181,11 @@ int store_rollout_nodes(struct store *s, int64_t rollout, int (*cb)(const struct
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
 	struct bw_rollout_node n;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "SELECT r.rollout_id, r.node_id, n.name, r.phase, r.batch, r.phase_at, r.started_at,"
 				    " r.finished_at, r.prev_slot, COALESCE(r.prev_image_id, 0), r.prev_version, r.reason, r.written_at"
 				    " FROM rollout_nodes r JOIN nodes n ON n.id = r.node_id WHERE r.rollout_id = ?1"
-				    " ORDER BY r.node_id",
-				    -1, &st, NULL);
+				    " ORDER BY r.node_id", -1, &st);
 	int ret = 0;
 
 	if (rc != SQLITE_OK)
@@ -215,7 +211,7 @@ int store_rollout_nodes(struct store *s, int64_t rollout, int (*cb)(const struct
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ret = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, ret < 0 ? ret : 0);
 }
 
@@ -225,14 +221,13 @@ int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
 	struct bw_member m;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "SELECT n.id, n.name, COALESCE(n.zone_id, 0), n.update_domain,"
 				    " COALESCE(n.fault_domain, r.fault_domain, -1), n.quarantined, n.maintenance,"
 				    " n.reimage_failures, COALESCE(n.installed_image_id, 0), n.installed_version, n.active_slot,"
 				    " n.hw_model, COALESCE(z.site_id, 0), COALESCE(s.paired_with_id, 0)"
 				    " FROM nodes n LEFT JOIN racks r ON r.id = n.rack_id LEFT JOIN zones z ON z.id = n.zone_id"
-				    " LEFT JOIN sites s ON s.id = z.site_id WHERE n.pool_id = ?1 ORDER BY n.id",
-				    -1, &st, NULL);
+				    " LEFT JOIN sites s ON s.id = z.site_id WHERE n.pool_id = ?1 ORDER BY n.id", -1, &st);
 	int ret = 0;
 
 	if (rc != SQLITE_OK)
@@ -259,7 +254,7 @@ int store_pool_members(struct store *s, int64_t pool, int (*cb)(const struct bw_
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ret = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, ret < 0 ? ret : 0);
 }
 
@@ -267,9 +262,8 @@ int store_node_set_failures(struct store *s, int64_t node, int64_t failures, boo
 {
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
-				    "UPDATE nodes SET reimage_failures = ?2, quarantined = ?3, updated_at = ?4 WHERE id = ?1",
-				    -1, &st, NULL);
+	int rc = store_prepare(s,
+				    "UPDATE nodes SET reimage_failures = ?2, quarantined = ?3, updated_at = ?4 WHERE id = ?1", -1, &st);
 
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
@@ -284,10 +278,9 @@ int store_pools_following(struct store *s, int64_t image, int (*cb)(int64_t pool
 {
 	struct op o = store_op_begin(s, 0);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db,
+	int rc = store_prepare(s,
 				    "SELECT id FROM pools WHERE image_id = ?1 AND image_version = 'latest'"
-				    " AND auto_upgrade != 0 ORDER BY id",
-				    -1, &st, NULL);
+				    " AND auto_upgrade != 0 ORDER BY id", -1, &st);
 	int ret = 0;
 
 	if (rc != SQLITE_OK)
@@ -298,6 +291,6 @@ int store_pools_following(struct store *s, int64_t image, int (*cb)(int64_t pool
 			break;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ret = store_sql_fail(s, rc, NULL);
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return store_op_end(&o, ret < 0 ? ret : 0);
 }
