@@ -190,7 +190,7 @@ struct run {
 	int64_t deadline; /* CLOCK_MONOTONIC, ms */
 	int fd;
 	LIBSSH2_SESSION *s;
-	bool unstarted; /* the node closed the channel or the connection before it confirmed a command */
+	bool unstarted; /* the command did not start: the channel closed unconfirmed, or no channel opened */
 };
 
 /* Bytes of one stream: the first cap kept (NUL-terminated), all counted. */

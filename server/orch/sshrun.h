@@ -18,10 +18,11 @@
  *
  * One deadline bounds the whole call; the socket is non-blocking and every
  * wait is a poll() that ends at the deadline. A command is started only when
- * the node confirms it; a node that closes the channel or the connection
- * before that (dropbear 2022.x does, now and then: see open_exec) is
- * connected to again from the start, SSHRUN_ATTEMPTS times in all. Safe to call from several
- * threads at once (each call has its own session). Does not log above debug.
+ * the node confirms it; a node that closes the channel before that, or the
+ * connection before the channel opened (dropbear 2022.x does, now and then:
+ * see open_exec), is connected to again from the start, SSHRUN_ATTEMPTS
+ * connections in all. Safe to call from several threads at once (each call
+ * has its own session). Does not log above debug.
  */
 #pragma once
 
@@ -41,8 +42,9 @@
 /* How often a wait looks at the request's cancel flag. */
 #define SSHRUN_CANCEL_MS 200
 /*
- * Connections tried when the node closes the channel or the connection
- * before it confirms a command (it never started it), within the deadline.
+ * Connections tried, within the deadline, when the node closes the channel
+ * before it confirms a command, or the connection before the channel opened:
+ * either way the command never started.
  */
 #define SSHRUN_ATTEMPTS 5
 
@@ -94,7 +96,8 @@ struct sshrun_result {
  *   -EKEYREJECTED the host key is not the pinned one; nothing more was sent
  *   -EACCES       the node refused the appliance key
  *   -EIO          a channel could not be opened or the upload commands failed, or the node
- *                 dropped a command before starting it SSHRUN_ATTEMPTS times
+ *                 closed the channel before starting the command SSHRUN_ATTEMPTS times, or
+ *                 dropped the connection before confirming it (not tried again)
  *   -ECONNRESET   the connection broke while running
  *   -ETIMEDOUT    the deadline passed, or the node's `timeout` killed the script
  *   -ECANCELED    the cancel flag was set (the script, if started, is left to the node's `timeout`)
