@@ -56,6 +56,15 @@ download /api/v1/images/os/versions/1.5/artifact "$T/tail" -H "Range: bytes=-4"
 check_eq "suffix range" "4" "$(stat -c %s "$T/tail")"
 download /api/v1/images/os/versions/1.5/artifact /dev/null -H "Range: bytes=99999999-"
 check_eq "unsatisfiable range" "416" "$STATUS"
+# An upload that is not a whole number of the daemon's 1 MiB upload buffers
+# (and larger than two): stored byte for byte, its checksum taken over all of it.
+head -c 2621447 /dev/urandom >"$T/root/var-fill"
+tar -C "$T/root" -cf - . | gzip -1 >"$T/odd.tar.gz"
+bw_rc 0 -o json image publish os 1.20 "$T/odd.tar.gz"
+check_eq "odd-sized upload: sha256" "$(sha256sum "$T/odd.tar.gz" | cut -d' ' -f1)" "$(jq -r .sha256 <<<"$OUT")"
+download /api/v1/images/os/versions/1.20/artifact "$T/dl.tar.gz"
+check_eq "odd-sized upload: stored as sent" "$(sha256sum <"$T/odd.tar.gz")" "$(sha256sum <"$T/dl.tar.gz")"
+rm "$T/root/var-fill"
 etag=$(curl -sS -I -H "Authorization: Bearer $ADMIN" "$URL/api/v1/images/os/versions/1.5/artifact" | tr -d '\r' | sed -n 's/^ETag: "\(.*\)"/\1/Ip')
 check_eq "ETag is the sha256" "$(sha256sum "$T/os.img" | cut -d' ' -f1)" "$etag"
 
