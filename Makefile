@@ -41,7 +41,7 @@ BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
 SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
-	$(wildcard server/orch/*.c) $(wildcard hw/*.c)
+	$(wildcard server/orch/*.c) $(wildcard hw/*.c) $(BUILD)/gen/web_assets.c
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)
 IMAGING_SRCS := $(wildcard imaging/*.c)
@@ -54,6 +54,11 @@ BENCH_NAMES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
 FIRMWARE := $(BUILD)/firmware
 PAYLOAD := $(BUILD)/rootfs/initrd.gz
 OS_IMAGES := $(BUILD)/rootfs/os/.stamp
+
+# The console (server/web/) compiled into bootwaved as a table of files.
+$(BUILD)/gen/web_assets.c: scripts/embed-web $(wildcard server/web/*)
+	@mkdir -p $(@D)
+	scripts/embed-web server/web >$@.tmp && mv $@.tmp $@
 
 .PHONY: all check demo clean
 all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent

@@ -220,6 +220,11 @@ int boot_chain(struct request *r);
 int boot_script(struct request *r);
 int boot_agent_file(struct request *r);
 int boot_firmware_file(struct request *r);
+
+/* routes_web.c: the console's static files */
+int web_root(struct request *r);
+int web_index(struct request *r);
+int web_file(struct request *r);
 int boot_image_file(struct request *r);
 int agent_hello(struct request *r);
 

@@ -154,6 +154,12 @@ static const struct route routes[] = {
 	R("POST", "/api/v1/agent/result", ROLE_NONE, BODY_JSON, .handler = agent_result),
 	R("POST", "/api/v1/agent/heartbeat", ROLE_NONE, BODY_JSON, .handler = agent_heartbeat),
 	R("GET", "/metrics", ROLE_VIEWER, BODY_NONE, .handler = metrics_handler),
+	/* The console's files: no token (they hold no data; the page asks for one). */
+	R("GET", "/", ROLE_NONE, BODY_NONE, .handler = web_root),
+	R("GET", "/ui", ROLE_NONE, BODY_NONE, .handler = web_index),
+	R("HEAD", "/ui", ROLE_NONE, BODY_NONE, .handler = web_index),
+	R("GET", "/ui/{}", ROLE_NONE, BODY_NONE, .handler = web_file),
+	R("HEAD", "/ui/{}", ROLE_NONE, BODY_NONE, .handler = web_file),
 	/* Machines booting: no token (firmware cannot hold one). */
 	R("GET", "/boot.ipxe", ROLE_NONE, BODY_NONE, .handler = boot_chain),
 	R("GET", "/boot/{}", ROLE_NONE, BODY_NONE, .handler = boot_script),
