@@ -208,8 +208,20 @@ deps-test:
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-check: check-release check-asan rack
+check: check-release check-asan web rack
 	@echo "== make check: all passed"
+
+# The console in Debian's headless Chromium (tests/web/, playwright-core from
+# npm, pinned by tests/web/package-lock.json), against each variant's daemon;
+# screenshots in build/web-shots/<variant>/.
+.PHONY: web
+web: build-release build-asan tests/web/node_modules/.package-lock.json | deps-test
+	BW_BIN=$(BUILD)/release/bin BW_SHOTS=$(BUILD)/web-shots/release tests/web/test_console.sh
+	BW_BIN=$(BUILD)/asan/bin BW_SHOTS=$(BUILD)/web-shots/asan tests/web/test_console.sh
+
+tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/package-lock.json
+	@command -v npm >/dev/null || { echo "make web: needs Node.js 20 or later and npm" >&2; exit 1; }
+	cd tests/web && npm ci --no-audit --no-fund
 
 # Benchmarks (tests/bench/; the programs and load clients are built with
 # every variant so they keep compiling): bootwaved side by side with nginx,

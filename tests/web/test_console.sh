@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The operator console end to end: a real bootwaved with a fleet made
+# through the CLI (two sites, three zones, four racks, nodes in racks, in a
+# zone only, and nowhere; pools; one quarantined), its console driven in
+# Debian's headless Chromium by tests/web/console.mjs (playwright-core). The
+# screenshots go to $BW_SHOTS (default build/web-shots/). Usage:
+# BW_BIN=build/release/bin tests/web/test_console.sh
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../integration/lib.sh"
+start_daemon
+
+# The console's files: served from memory, with a policy that allows nothing
+# from elsewhere.
+check_eq "/ redirects" "302 /ui/" "$(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "$URL/" | sed "s|$URL||")"
+hdrs=$(curl -sS -D - -o "$T/index.html" "$URL/ui/" | tr -d '\r')
+check_contains "index is HTML" "Content-Type: text/html" "$hdrs"
+check_contains "CSP" "Content-Security-Policy: default-src 'self'" "$hdrs"
+check_eq "index is the file" "$(sha256sum <"$here/../../server/web/index.html")" "$(sha256sum <"$T/index.html")"
+etag=$(sed -n 's/^ETag: //p' <<<"$hdrs")
+check_eq "unchanged file: 304" "304" "$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$URL/ui/")"
+check_eq "app.js type" "text/javascript; charset=utf-8" "$(curl -sS -o /dev/null -w '%{content_type}' "$URL/ui/app.js")"
+for bad in /ui/nope.js /ui/..%2fapp.js /ui/app.js/x /ui/%2e%2e; do
+	check_eq "no file $bad" "404" "$(curl -sS -o /dev/null -w '%{http_code}' "$URL$bad")"
+done
+
+# The fleet.
+bw_rc 0 site create ams1
+bw_rc 0 site create fra1
+bw_rc 0 zone create ams1-z1 --site ams1
+bw_rc 0 zone create ams1-z2 --site ams1
+bw_rc 0 zone create fra1-z1 --site fra1
+bw_rc 0 rack create r1 --zone ams1-z1 --fault-domain 1
+bw_rc 0 rack create r2 --zone ams1-z1 --fault-domain 2
+bw_rc 0 rack create r3 --zone ams1-z2 --fault-domain 3
+bw_rc 0 rack create f1 --zone fra1-z1 --fault-domain 1
+bw_rc 0 image create os
+bw_rc 0 pool create web --image os
+bw_rc 0 pool create db --image os
+i=0
+for rack in r1 r1 r1 r2 r2 r3 r3 r3 f1 f1; do
+	i=$((i + 1))
+	pool=web
+	[ "$rack" = f1 ] && pool=db
+	bw_rc 0 node create "n$i" --mac "$(printf '52:54:00:00:10:%02x' "$i")" --rack "$rack" --pool "$pool" \
+		--update-domain $((i % 3))
+done
+bw_rc 0 node create loose --mac 52:54:00:00:10:f0 --zone ams1-z2
+bw_rc 0 node create spare --mac 52:54:00:00:10:f1
+curl -sS -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \
+	-d '{"quarantined": true}' "$URL/api/v1/nodes/n5"
+check_eq "n5 quarantined" "true" "$(bw -o json node show n5 | jq -r .quarantined)"
+VIEWER=$(bw -q token create watcher --role viewer)
+fleet=$(curl -sS -H "Authorization: Bearer $ADMIN" "$URL/api/v1/nodes?limit=500" | jq -c '.items')
+check_eq "fleet size" "12" "$(jq length <<<"$fleet")"
+
+if BW_URL=$URL BW_VIEWER=$VIEWER BW_FLEET=$fleet BW_SHOTS=${BW_SHOTS:-$here/../../build/web-shots} \
+	node "$here/console.mjs"; then
+	ok
+else
+	fail "the console in Chromium (above)"
+fi
+stop_daemon
+finish
