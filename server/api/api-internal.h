@@ -62,6 +62,7 @@ struct api {
 	struct bmc_pool *bmc;             /* out-of-band jobs (hw/bmc.h) */
 	struct orch_rt *orch;             /* rollouts (orch_env.h) */
 	struct ext_runner *runner;        /* extension runs (ext_runner.h) */
+	struct api_events *events;        /* server-sent event streams (events.h) */
 	char ssh_pubkey[SSH_KEY_LEN];     /* the appliance's SSH public key (sshkey.h); "" if none */
 };
 

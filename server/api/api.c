@@ -25,6 +25,7 @@
 #include "auth.h"
 #include "ipxe.h"
 #include "routes_extensions.h"
+#include "events.h"
 
 /* libmicrohttpd's memory per connection, for the request's headers and read
  * buffer. It zeroes the whole pool at every request and, past 32 KiB, maps a
@@ -121,6 +122,7 @@ static const struct route routes[] = {
 	R("POST", "/api/v1/pools/{}/rollout", ROLE_OPERATOR, BODY_JSON_OPT, .handler = rollout_start),
 	R("POST", "/api/v1/pools/{}/rollout/cancel", ROLE_OPERATOR, BODY_NONE, .handler = rollout_cancel),
 	R("GET", "/api/v1/pools/{}/rollout", ROLE_VIEWER, BODY_NONE, .handler = rollout_current),
+	R("GET", "/api/v1/pools/{}/rollout/events", ROLE_VIEWER, BODY_NONE, .handler = rollout_events),
 	R("GET", "/api/v1/pools/{}/rollouts", ROLE_VIEWER, BODY_NONE, .handler = rollout_history),
 	R("GET", "/api/v1/rollouts/{}", ROLE_VIEWER, BODY_NONE, .handler = rollout_get),
 	R("GET", "/api/v1/pools/{}/custom-data", ROLE_VIEWER, BODY_NONE, .model = &model_pool, .handler = custom_data_get),
@@ -749,6 +751,10 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		log_error("api: cannot start the orchestrator: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = api_events_start(a, &a->events)) < 0) {
+		log_error("api: cannot start the event streams: %s", strerror(-r));
+		goto fail;
+	}
 	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
 	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
 		log_error("api: cannot resolve listen address %s", cfg->listen);
@@ -791,10 +797,13 @@ void api_stop(struct api *a)
 	 * bounded by the BMC timeouts) so MHD can close every connection. */
 	orch_rt_stop(a->orch);
 	ext_runner_stop(a->runner);
+	/* Streams wait suspended for changes: each ends at its next read. */
+	api_events_stop(a->events);
 	bmc_pool_free(a->bmc);
 	orch_rt_free(a->orch);
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
+	api_events_free(a->events);
 	metrics_free(a->metrics);
 	ipxe_templates_free(a->templates);
 	explicit_bzero(a->key, sizeof(a->key));
