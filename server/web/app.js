@@ -63,11 +63,19 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+const SECTIONS = ["login", "fleet", "pools", "pool"];
+const NAV = { fleet: "nav-fleet", pools: "nav-pools", pool: "nav-pools" };
+
 function show(sectionId) {
-  for (const id of ["login", "fleet"]) $(id).hidden = id !== sectionId;
-  $("nav-fleet").toggleAttribute("aria-current", sectionId === "fleet");
-  if (sectionId === "fleet") $("nav-fleet").setAttribute("aria-current", "page");
+  for (const id of SECTIONS) $(id).hidden = id !== sectionId;
+  for (const a of document.querySelectorAll("nav a")) a.removeAttribute("aria-current");
+  if (NAV[sectionId]) $(NAV[sectionId]).setAttribute("aria-current", "page");
 }
+
+const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 };
+const can = (role) => me && (ROLE_RANK[me.role] || 0) >= ROLE_RANK[role];
+
+const when = (t) => (t ? new Date(typeof t === "number" ? t * 1000 : t).toISOString().replace(".000Z", "Z") : "");
 
 function fail(err) {
   if (err instanceof ApiError && err.status === 401) {
@@ -111,6 +119,7 @@ $("login-form").addEventListener("submit", (ev) => {
   start();
 });
 $("signout").addEventListener("click", () => {
+  stopLive();
   sessionStorage.removeItem("bootwave.token");
   signIn("Signed out.");
 });
@@ -192,12 +201,169 @@ for (const id of ["f-pool", "f-version", "f-state"]) $(id).addEventListener("cha
 document.querySelector(".legend").replaceChildren(
   ...STATES.map((s) => el("li", { "data-state": s, text: STATE_LABEL[s] })));
 
+// ---- pools ----
+
+async function loadPools() {
+  const [pools, nodes] = await Promise.all([listAll("pools"), listAll("nodes")]);
+  $("pools-rows").replaceChildren(...pools.map((p) => el("tr", {},
+    el("th", { scope: "row" }, el("a", { href: `#/pool/${encodeURIComponent(p.name)}`, text: p.name })),
+    el("td", { text: p.image }), el("td", { text: p.image_version }),
+    el("td", { text: p.auto_upgrade ? "on" : "off" }),
+    el("td", { text: String(nodes.filter((n) => n.pool === p.name).length) }))));
+}
+
+// The live rollout of the pool on screen: a server-sent event stream read
+// with fetch (an EventSource cannot send the token), opened again 2 s after
+// it ends, until the view changes.
+let live = null; // AbortController of the stream
+
+function stopLive() {
+  if (live) live.abort();
+  live = null;
+}
+
+async function streamRollout(pool, ctl, onRollout) {
+  while (!ctl.signal.aborted) {
+    try {
+      const res = await fetch(`/api/v1/pools/${encodeURIComponent(pool)}/rollout/events`,
+        { headers: { Authorization: `Bearer ${token()}`, Accept: "text/event-stream" }, signal: ctl.signal });
+      if (!res.ok) {
+        const body = await res.json().catch(() => null);
+        throw new ApiError(res.status, body);
+      }
+      $("live").textContent = "Live: updates as the rollout moves.";
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let end;
+        while ((end = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let event = "message", data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
+          }
+          if (event === "rollout") onRollout(JSON.parse(data));
+        }
+      }
+    } catch (err) {
+      if (ctl.signal.aborted) return;
+      if (err instanceof ApiError) return fail(err);
+    }
+    if (ctl.signal.aborted) return;
+    $("live").textContent = "Connection lost; connecting again.";
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function drawRollout(pool, ro) {
+  const box = $("rollout"), actions = $("rollout-actions");
+  const running = ro && ro.status === "RollingForward";
+  if (!ro) box.replaceChildren(el("p", { text: `Pool ${pool} has had no rollout.` }));
+  else {
+    const p = ro.progress, done = ro.nodes.filter((n) => n.finished_at).length;
+    const nextBatch = running ? Math.max(0, ...ro.nodes.map((n) => n.batch)) : null;
+    box.replaceChildren(
+      el("p", {}, `Rollout ${ro.id} of ${ro.extension ? `extension ${ro.extension}` : ro.image} to ${ro.version}: `,
+        el("span", { id: "rollout-status", class: `status-${ro.status}`, text: ro.status }),
+        ro.cancel_requested && running ? " (cancel requested: the current batch finishes, no new one starts)" : "",
+        ro.message ? ` - ${ro.message}` : ""),
+      el("ul", { class: "counts", "aria-label": "Progress" },
+        el("li", { "data-count": "successful", text: `${p.successful} done` }),
+        el("li", { "data-count": "in_progress", text: `${p.in_progress} in progress` }),
+        el("li", { "data-count": "pending", text: `${p.pending} waiting` }),
+        el("li", { "data-count": "failed", text: `${p.failed} failed` }),
+        el("li", { "data-count": "skipped", text: `${p.skipped} skipped` }),
+        el("li", { text: `${ro.rollback.rolled_back} rolled back` })),
+      el("p", { text: `Batches: ${ro.batches} started${running ? `, batch ${nextBatch} now` : ""}; ` +
+        `${done} of ${ro.nodes.length} nodes finished` +
+        (running && ro.eta ? `; about ${Math.round(ro.eta / 60)} min left` : "") +
+        `. Started ${when(ro.started_at)} by ${ro.started_by_name || ro.started_by}` +
+        (ro.completed_at ? `, ended ${when(ro.completed_at)}` : "") + "." }),
+      el("table", {},
+        el("thead", {}, el("tr", {}, ...["Node", "Batch", "Phase", "Since", "From version", "Reason"]
+          .map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", { id: "rollout-nodes" }, ...ro.nodes.map((n) => el("tr", { "data-node": n.node, "data-phase": n.phase },
+          el("th", { scope: "row" }, n.node), el("td", { text: n.batch ? String(n.batch) : "" }),
+          el("td", { text: n.phase }), el("td", { text: when(n.phase_at) }),
+          el("td", { text: n.previous_version }), el("td", { text: n.reason }))))));
+  }
+  // The buttons follow the role: a viewer gets none, and is told why.
+  if (!can("operator")) {
+    actions.replaceChildren(el("p", { class: "help", text: `Your token's role (${me.role}) can look but not act.` }));
+    return;
+  }
+  const buttons = [];
+  if (!running) buttons.push(el("button", { type: "button", id: "start-rollout", text: "Start rollout" }));
+  else if (!ro.cancel_requested) buttons.push(el("button", { type: "button", id: "cancel-rollout", text: "Cancel rollout" }));
+  actions.replaceChildren(...buttons);
+  $("start-rollout")?.addEventListener("click", () => act(pool, "/rollout", "Rollout started."));
+  $("cancel-rollout")?.addEventListener("click", () => act(pool, "/rollout/cancel",
+    "Cancel requested: the current batch finishes, no new one starts."));
+}
+
+async function act(pool, path, okText) {
+  $("action-result").textContent = "";
+  try {
+    await api(`/pools/${encodeURIComponent(pool)}${path}`, { method: "POST" });
+    $("action-result").textContent = okText;
+    loadHistory(pool).catch(fail);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return fail(err);
+    $("action-result").textContent = `Refused: ${err.message}`;
+  }
+}
+
+async function loadHistory(pool) {
+  const hist = await api(`/pools/${encodeURIComponent(pool)}/rollouts?limit=20`);
+  const rows = (hist.items || hist).map((r) => el("tr", {},
+    el("th", { scope: "row", text: String(r.id) }), el("td", { text: r.version }),
+    el("td", {}, el("span", { class: `status-${r.status}`, text: r.status })),
+    el("td", { text: when(r.started_at) }), el("td", { text: r.started_by_name || r.started_by }),
+    el("td", { text: String(r.progress.successful) }), el("td", { text: String(r.progress.failed) }),
+    el("td", { text: String(r.rollback.rolled_back) })));
+  $("history-rows").replaceChildren(...rows);
+}
+
+async function loadPool(name) {
+  const pool = await api(`/pools/${encodeURIComponent(name)}`);
+  $("pool-title").textContent = `Pool ${pool.name}`;
+  $("policy").replaceChildren(...Object.entries(pool).filter(([k]) => k !== "name" && k !== "id").flatMap(([k, v]) =>
+    [el("dt", { text: k.replaceAll("_", " ") }),
+      el("dd", { text: v === null || v === "" ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v) })]));
+  $("action-result").textContent = "";
+  $("live").textContent = "Connecting...";
+  drawRollout(name, null);
+  const ctl = new AbortController();
+  live = ctl;
+  streamRollout(name, ctl, (ro) => {
+    drawRollout(name, ro);
+    loadHistory(name).catch(fail);
+  });
+  await loadHistory(name);
+}
+
 // ---- routing ----
 
 function route() {
   if (!me) return;
-  show("fleet");
-  loadFleet().catch(fail);
+  stopLive();
+  $("error").textContent = "";
+  const [, view, arg] = (location.hash || "#/fleet").split("/");
+  if (view === "pools") {
+    show("pools");
+    loadPools().catch(fail);
+  } else if (view === "pool" && arg) {
+    show("pool");
+    loadPool(decodeURIComponent(arg)).catch(fail);
+  } else {
+    show("fleet");
+    loadFleet().catch(fail);
+  }
 }
 
 window.addEventListener("hashchange", route);

@@ -8,6 +8,7 @@ import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
 const url = process.env.BW_URL, viewer = process.env.BW_VIEWER, shots = process.env.BW_SHOTS;
+const operator = process.env.BW_OPERATOR, admin = process.env.BW_ADMIN;
 const fleet = JSON.parse(process.env.BW_FLEET);
 let failed = 0, checks = 0;
 function check(what, cond, detail = "") {
@@ -27,7 +28,10 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
-page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+// (a stream the page closes itself, leaving a view, is "aborted": not a failure)
+page.on("requestfailed", (r) => {
+  if (r.failure()?.errorText !== "net::ERR_ABORTED") problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+});
 page.on("request", (r) => { if (!r.url().startsWith(url)) problems.push(`request off the appliance: ${r.url()}`); });
 
 try {
@@ -81,6 +85,51 @@ try {
   const shownP = (await page.locator("[data-node]").evaluateAll((els) => els.map((e) => e.dataset.node))).sort();
   check("pool filter", JSON.stringify(shownP) === JSON.stringify(inPool), `${shownP} vs ${inPool}`);
   await page.screenshot({ path: `${shots}/fleet-filtered.png`, fullPage: true });
+
+  // Pools: the list, then pool db, which has had no rollout. The viewer
+  // gets no button, and is told why.
+  await page.getByRole("link", { name: "Pools" }).click();
+  await page.locator("#pools-rows a", { hasText: "db" }).waitFor();
+  check("pools listed", (await page.locator("#pools-rows tr").count()) === 2);
+  await page.screenshot({ path: `${shots}/pools.png`, fullPage: true });
+  await page.locator("#pools-rows a", { hasText: "db" }).click();
+  await page.locator("#rollout", { hasText: "has had no rollout" }).waitFor();
+  await page.locator("#live", { hasText: "Live" }).waitFor();
+  check("viewer: no start button", (await page.locator("#start-rollout").count()) === 0);
+  check("viewer: told why", /can look but not act/.test(await page.locator("#rollout-actions").textContent()));
+  await page.evaluate(() => { window.noReload = true; });
+
+  // A rollout started elsewhere (the API, as the CLI would) appears live.
+  const started = await fetch(`${url}/api/v1/pools/db/rollout`, { method: "POST", headers: { Authorization: `Bearer ${admin}` } });
+  check("rollout started through the API", started.status === 201, String(started.status));
+  await page.locator("#rollout-status", { hasText: "RollingForward" }).waitFor({ timeout: 10000 });
+  await page.locator('#rollout-nodes tr:not([data-phase="pending"])').first().waitFor({ timeout: 10000 });
+  check("progress: one node in progress", (await page.locator('[data-count="in_progress"]').textContent()) === "1 in progress");
+  check("history shows it", (await page.locator("#history-rows tr").count()) === 1);
+  check("viewer: no cancel button", (await page.locator("#cancel-rollout").count()) === 0);
+  check("no reload for the update", await page.evaluate(() => window.noReload === true));
+
+  // An operator, in a second browser, cancels it with the button.
+  const opContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const op = await opContext.newPage();
+  op.on("pageerror", (e) => problems.push(`operator page error: ${e.message}`));
+  await op.goto(`${url}/ui/#/pool/db`);
+  await op.getByLabel("API token").fill(operator);
+  await op.getByRole("button", { name: "Sign in" }).click();
+  const cancel = op.getByRole("button", { name: "Cancel rollout" });
+  await cancel.waitFor();
+  check("operator: no start button while one runs", (await op.locator("#start-rollout").count()) === 0);
+  await op.screenshot({ path: `${shots}/pool-operator.png`, fullPage: true });
+  await cancel.click();
+  await op.locator("#action-result", { hasText: "Cancel requested" }).waitFor();
+  await op.locator("#rollout", { hasText: "cancel requested" }).waitFor({ timeout: 10000 });
+  check("operator: cancel button gone once requested", (await op.locator("#cancel-rollout").count()) === 0);
+  await opContext.close();
+
+  // The viewer's page hears of the cancel by itself.
+  await page.locator("#rollout", { hasText: "cancel requested" }).waitFor({ timeout: 10000 });
+  check("viewer sees the cancel without a reload", await page.evaluate(() => window.noReload === true));
+  await page.screenshot({ path: `${shots}/pool.png`, fullPage: true });
 
   // Signing out forgets the token.
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -24,7 +24,8 @@ for bad in /ui/nope.js /ui/..%2fapp.js /ui/app.js/x /ui/%2e%2e; do
 	check_eq "no file $bad" "404" "$(curl -sS -o /dev/null -w '%{http_code}' "$URL$bad")"
 done
 
-# The fleet.
+# The fleet (pool web: r1-r3 and no BMCs, so a rollout's first node waits
+# to boot for the whole health timeout; pool db: f1).
 bw_rc 0 site create ams1
 bw_rc 0 site create fra1
 bw_rc 0 zone create ams1-z1 --site ams1
@@ -35,6 +36,9 @@ bw_rc 0 rack create r2 --zone ams1-z1 --fault-domain 2
 bw_rc 0 rack create r3 --zone ams1-z2 --fault-domain 3
 bw_rc 0 rack create f1 --zone fra1-z1 --fault-domain 1
 bw_rc 0 image create os
+os_tree "$T/v1" v1
+tar -C "$T/v1" -czf "$T/v1.tar.gz" .
+bw_rc 0 image publish os v1 "$T/v1.tar.gz"
 bw_rc 0 pool create web --image os
 bw_rc 0 pool create db --image os
 i=0
@@ -51,14 +55,25 @@ curl -sS -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN" -H "Content-Typ
 	-d '{"quarantined": true}' "$URL/api/v1/nodes/n5"
 check_eq "n5 quarantined" "true" "$(bw -o json node show n5 | jq -r .quarantined)"
 VIEWER=$(bw -q token create watcher --role viewer)
+OPERATOR=$(bw -q token create oper --role operator)
 fleet=$(curl -sS -H "Authorization: Bearer $ADMIN" "$URL/api/v1/nodes?limit=500" | jq -c '.items')
 check_eq "fleet size" "12" "$(jq length <<<"$fleet")"
 
-if BW_URL=$URL BW_VIEWER=$VIEWER BW_FLEET=$fleet BW_SHOTS=${BW_SHOTS:-$here/../../build/web-shots} \
+if BW_URL=$URL BW_VIEWER=$VIEWER BW_OPERATOR=$OPERATOR BW_ADMIN=$ADMIN BW_FLEET=$fleet BW_SHOTS=${BW_SHOTS:-$here/../../build/web-shots} \
 	node "$here/console.mjs"; then
 	ok
 else
 	fail "the console in Chromium (above)"
 fi
+# What the browser did went through the API: the rollout it started is
+# cancel-requested, by the operator's click, not the viewer's.
+check_eq "rollout cancel requested" "true" "$(bw -o json rollout status db | jq -r .cancel_requested)"
+# A stream open while bootwaved stops does not hold it up: it ends cleanly.
+curl -sS -N -H "Authorization: Bearer $ADMIN" "$URL/api/v1/pools/web/rollout/events" >"$T/stream" 2>&1 &
+STREAM_PID=$!
+sleep 1
 stop_daemon
+wait "$STREAM_PID"
+check_eq "stream ended with the daemon" "0" "$?"
+check_contains "stream sent the rollout" "event: rollout" "$(cat "$T/stream")"
 finish
