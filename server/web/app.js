@@ -63,8 +63,8 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-const SECTIONS = ["login", "fleet", "pools", "pool"];
-const NAV = { fleet: "nav-fleet", pools: "nav-pools", pool: "nav-pools" };
+const SECTIONS = ["login", "fleet", "pools", "pool", "node", "images"];
+const NAV = { fleet: "nav-fleet", pools: "nav-pools", pool: "nav-pools", node: "nav-fleet", images: "nav-images" };
 
 function show(sectionId) {
   for (const id of SECTIONS) $(id).hidden = id !== sectionId;
@@ -156,7 +156,7 @@ function nodeItem(n) {
   return el("li", { class: "node", "data-state": st, "data-node": n.name },
     el("span", { class: "dot", "aria-hidden": "true" }),
     el("span", {},
-      el("span", { class: "name", text: n.name }), " ",
+      el("a", { class: "name", href: `#/node/${encodeURIComponent(n.name)}`, text: n.name }), " ",
       el("span", { class: "meta", text: `${version} · FD ${fd} · UD ${n.update_domain}${n.pool ? ` · pool ${n.pool}` : ""}` })),
     el("span", { class: "state", text: STATE_LABEL[st] || st }));
 }
@@ -347,6 +347,119 @@ async function loadPool(name) {
   await loadHistory(name);
 }
 
+// ---- node ----
+
+const dash = (v) => (v === null || v === undefined || v === "" ? "-" : String(v));
+const kv = (pairs) => pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: dash(v) })]);
+const took = (a, b) => {
+  if (!a || !b) return "";
+  const s = Math.round((new Date(b) - new Date(a)) / 1000);
+  return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
+};
+
+async function loadPower(n) {
+  if (n.bmc_driver === "none") return "no BMC";
+  try {
+    const p = await api(`/nodes/${encodeURIComponent(n.name)}/power`);
+    return p.power;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err;
+    return `unknown (${err.message})`;
+  }
+}
+
+async function drawBmc(n) {
+  $("bmc").replaceChildren(...kv([["driver", n.bmc_driver], ["address", n.bmc_address ? `${n.bmc_address}${n.bmc_port ? `:${n.bmc_port}` : ""}` : ""],
+    ["user", n.bmc_username]]), el("dt", { text: "power" }), el("dd", { id: "power-state", text: await loadPower(n) }));
+  const actions = $("power-actions");
+  if (n.bmc_driver === "none") return actions.replaceChildren();
+  if (!can("operator")) {
+    actions.replaceChildren(el("p", { class: "help", text: `Your token's role (${me.role}) can look but not act.` }));
+    return;
+  }
+  const labels = { on: "Power on", off: "Power off", "soft-off": "Shut down", cycle: "Power cycle", reset: "Reset" };
+  actions.replaceChildren(...Object.entries(labels).map(([action, label]) => {
+    const b = el("button", { type: "button", "data-action": action, text: label });
+    b.addEventListener("click", async () => {
+      $("power-result").textContent = `${label}...`;
+      try {
+        await api(`/nodes/${encodeURIComponent(n.name)}/power`, { method: "POST", body: { action } });
+        $("power-result").textContent = `${label}: done.`;
+        const p = await api(`/nodes/${encodeURIComponent(n.name)}/power?fresh=true`);
+        $("power-state").textContent = p.power;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) return fail(err);
+        $("power-result").textContent = `${label} refused: ${err.message}`;
+      }
+    });
+    return b;
+  }));
+}
+
+async function loadNode(name) {
+  const q = encodeURIComponent(name);
+  const [n, tasks, events, runs] = await Promise.all([api(`/nodes/${q}`), api(`/nodes/${q}/tasks?limit=100`),
+    api(`/nodes/${q}/events?limit=100`), api(`/nodes/${q}/extension-runs?limit=100`)]);
+  $("node-title").textContent = `Node ${n.name}`;
+  $("ident").replaceChildren(...kv([["MAC", n.mac], ["zone", n.zone], ["rack", n.rack], ["pool", n.pool],
+    ["fault domain", n.fault_domain], ["update domain", n.update_domain], ["model", n.hw_model], ["address", n.ip_address]]));
+  $("os").replaceChildren(...kv([["state", STATE_LABEL[nodeState(n)] || n.state],
+    ["installed", n.installed_version ? `${n.installed_image}@${n.installed_version}` : ""], ["active slot", n.active_slot],
+    ["pending slot", n.pending_slot === "none" ? "" : `${n.pending_slot}: ${n.pending_image}@${n.pending_version}`],
+    ["health", n.health], ["last heartbeat", when(n.last_heartbeat)], ["failed reimages in a row", n.reimage_failures],
+    ["maintenance", n.maintenance ? "yes" : "no"], ["quarantined", n.quarantined ? "yes" : "no"]]));
+  const list = (x) => x.items || x;
+  $("task-rows").replaceChildren(...list(tasks).slice().reverse().map((t) => el("tr", { "data-task": t.id },
+    el("th", { scope: "row", text: `${t.id} (${t.kind})` }), el("td", { text: `${t.image}@${t.version}` }),
+    el("td", { text: t.slot }), el("td", { text: t.state }), el("td", { text: t.stage }),
+    el("td", { text: when(t.created_at) }), el("td", { text: when(t.finished_at) }),
+    el("td", { text: took(t.created_at, t.finished_at) }), el("td", { text: t.reason }))));
+  $("event-rows").replaceChildren(...list(events).slice().reverse().map((e) => el("tr", { "data-kind": e.kind },
+    el("td", { text: when(e.ts) }), el("td", { text: e.kind }), el("td", { text: e.message }))));
+  $("ext-output").hidden = true;
+  $("ext-rows").replaceChildren(...list(runs).slice().reverse().map((x) => {
+    const b = el("button", { type: "button", text: "Show" });
+    b.addEventListener("click", async () => {
+      const res = await fetch(`/api/v1/extension-runs/${x.id}/output`, { headers: { Authorization: `Bearer ${token()}` } });
+      $("ext-output").textContent = await res.text();
+      $("ext-output").hidden = false;
+      $("ext-output").focus();
+    });
+    return el("tr", {}, el("th", { scope: "row", text: String(x.id) }), el("td", { text: x.extension }),
+      el("td", { text: x.version }), el("td", { text: x.trigger }), el("td", { text: x.state }),
+      el("td", { text: dash(x.exit_status) }), el("td", { text: when(x.finished_at) }), el("td", {}, b));
+  }));
+  await drawBmc(n);
+}
+
+// ---- images ----
+
+const size = (b) => (b >= 1073741824 ? `${(b / 1073741824).toFixed(1)} GiB` : b >= 1048576 ?
+  `${(b / 1048576).toFixed(1)} MiB` : `${Math.ceil(b / 1024)} KiB`);
+
+async function loadImages() {
+  const [images, pools] = await Promise.all([listAll("images"), listAll("pools")]);
+  const blocks = await Promise.all(images.map(async (img) => {
+    const versions = await listAll(`images/${encodeURIComponent(img.name)}/versions`);
+    const followers = (v) => pools.filter((p) => p.image === img.name &&
+      (p.image_version === v.version || (p.image_version === "latest" && img.latest === v.version))).map((p) => p.name);
+    return el("section", { class: "image", "aria-label": `image ${img.name}` },
+      el("h3", { text: `${img.name}${img.description ? ` - ${img.description}` : ""}` }),
+      el("p", {}, "latest: ", el("span", { class: "latest", text: dash(img.latest) })),
+      el("table", {},
+        el("thead", {}, el("tr", {}, ...["Version", "Format", "Size", "sha256", "Latest?", "Signature", "Published", "Pools on it"]
+          .map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...versions.slice().reverse().map((v) => el("tr", { "data-version": v.version },
+          el("th", { scope: "row", text: v.version }), el("td", { text: `${v.format}/${v.compression}` }),
+          el("td", { text: size(v.size) }), el("td", {}, el("code", { title: v.sha256, text: v.sha256.slice(0, 12) })),
+          el("td", { text: v.exclude_from_latest ? "excluded" : v.version === img.latest ? "latest" : "" }),
+          el("td", { text: v.signing_key ? `signed (key ${v.signing_key})` : "unsigned" }),
+          el("td", { text: when(v.created_at) }),
+          el("td", { "data-pools": "", text: followers(v).join(", ") }))))));
+  }));
+  $("image-list").replaceChildren(...(blocks.length ? blocks : [el("p", { text: "No image yet." })]));
+}
+
 // ---- routing ----
 
 function route() {
@@ -360,6 +473,12 @@ function route() {
   } else if (view === "pool" && arg) {
     show("pool");
     loadPool(decodeURIComponent(arg)).catch(fail);
+  } else if (view === "node" && arg) {
+    show("node");
+    loadNode(decodeURIComponent(arg)).catch(fail);
+  } else if (view === "images") {
+    show("images");
+    loadImages().catch(fail);
   } else {
     show("fleet");
     loadFleet().catch(fail);

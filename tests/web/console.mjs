@@ -131,6 +131,43 @@ try {
   check("viewer sees the cancel without a reload", await page.evaluate(() => window.noReload === true));
   await page.screenshot({ path: `${shots}/pool.png`, fullPage: true });
 
+  // Node n9 from the fleet: its identity, the reimage the rollout gave it,
+  // its events, its BMC's power state; no power button for the viewer.
+  await page.getByRole("link", { name: "Fleet" }).click();
+  await page.locator("[data-node]").first().waitFor();
+  await page.getByLabel("Pool", { exact: true }).selectOption(""); // the filter set above stays
+  await page.getByRole("link", { name: "n9", exact: true }).click();
+  await page.locator("#node-title", { hasText: "Node n9" }).waitFor();
+  await page.locator("#power-state").waitFor();
+  check("node: MAC shown", /52:54:00:00:10:09/.test(await page.locator("#ident").textContent()));
+  check("node: power read from its BMC", (await page.locator("#power-state").textContent()) === "on",
+    await page.locator("#power-state").textContent());
+  check("node: the rollout's reimage task", (await page.locator("#task-rows tr").count()) === 1);
+  check("node: its events", (await page.locator('#event-rows tr[data-kind="reimage"]').count()) >= 1);
+  check("viewer: no power button", (await page.locator("[data-action]").count()) === 0);
+  await page.screenshot({ path: `${shots}/node.png`, fullPage: true });
+
+  // The operator powers it off from the node view.
+  const opc = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const op2 = await opc.newPage();
+  await op2.goto(`${url}/ui/#/node/n9`);
+  await op2.getByLabel("API token").fill(operator);
+  await op2.getByRole("button", { name: "Sign in" }).click();
+  await op2.getByRole("button", { name: "Power off" }).click();
+  await op2.locator("#power-result", { hasText: "Power off: done." }).waitFor({ timeout: 20000 });
+  await op2.locator("#power-state", { hasText: "off" }).waitFor();
+  check("operator: power off done", true);
+  await opc.close();
+
+  // Images: v1 is the latest, and both pools (following latest) run on it.
+  await page.getByRole("link", { name: "Images" }).click();
+  const v1 = page.locator('tr[data-version="v1"]');
+  await v1.waitFor();
+  check("images: v1 is latest", /latest/.test(await v1.textContent()));
+  check("images: pools on v1", (await v1.locator("[data-pools]").textContent()) === "web, db" ||
+    (await v1.locator("[data-pools]").textContent()) === "db, web", await v1.locator("[data-pools]").textContent());
+  await page.screenshot({ path: `${shots}/images.png`, fullPage: true });
+
   // Signing out forgets the token.
   await page.getByRole("button", { name: "Sign out" }).click();
   await tokenField.waitFor();

@@ -8,7 +8,20 @@
 # BW_BIN=build/release/bin tests/web/test_console.sh
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
+SIM=$(cd "$BW_BIN/../tests" && pwd)/redfish_sim
+MOCKUP=$here/../redfish/public-rackmount1
+[ -x "$SIM" ] || { echo "   missing $SIM (built by make build-<variant>)" >&2; exit 1; }
 start_daemon
+
+# Node n9's BMC: the Redfish simulator of the integration tests (its machine is on).
+"$SIM" --root "$MOCKUP" --port 0 --user root --password rf-pw-42 --portfile "$T/sim.port" >"$T/sim.out" 2>&1 &
+SIM_PID=$!
+for _ in $(seq 100); do
+	[ -s "$T/sim.port" ] && break
+	sleep 0.05
+done
+[ -s "$T/sim.port" ] || { cat "$T/sim.out" >&2; echo "redfish_sim did not start" >&2; exit 1; }
+echo rf-pw-42 >"$T/rf.pw"
 
 # The console's files: served from memory, with a policy that allows nothing
 # from elsewhere.
@@ -46,8 +59,11 @@ for rack in r1 r1 r1 r2 r2 r3 r3 r3 f1 f1; do
 	i=$((i + 1))
 	pool=web
 	[ "$rack" = f1 ] && pool=db
+	bmc=()
+	[ "$i" = 9 ] && bmc=(--bmc-driver redfish --bmc-address 127.0.0.1 --bmc-port "$(cat "$T/sim.port")"
+		--bmc-scheme http --bmc-username root --bmc-password-file "$T/rf.pw")
 	bw_rc 0 node create "n$i" --mac "$(printf '52:54:00:00:10:%02x' "$i")" --rack "$rack" --pool "$pool" \
-		--update-domain $((i % 3))
+		--update-domain $((i % 3)) "${bmc[@]}"
 done
 bw_rc 0 node create loose --mac 52:54:00:00:10:f0 --zone ams1-z2
 bw_rc 0 node create spare --mac 52:54:00:00:10:f1
@@ -65,8 +81,9 @@ if BW_URL=$URL BW_VIEWER=$VIEWER BW_OPERATOR=$OPERATOR BW_ADMIN=$ADMIN BW_FLEET=
 else
 	fail "the console in Chromium (above)"
 fi
-# What the browser did went through the API: the rollout it started is
-# cancel-requested, by the operator's click, not the viewer's.
+# What the browser did went through the API: the rollout is
+# cancel-requested, by the operator's click, and n9's machine is off.
+check_eq "n9 powered off from the console" "off" "$(bw -o json node power n9 status --fresh | jq -r .power)"
 check_eq "rollout cancel requested" "true" "$(bw -o json rollout status db | jq -r .cancel_requested)"
 # A stream open while bootwaved stops does not hold it up: it ends cleanly.
 curl -sS -N -H "Authorization: Bearer $ADMIN" "$URL/api/v1/pools/web/rollout/events" >"$T/stream" 2>&1 &
@@ -76,4 +93,6 @@ stop_daemon
 wait "$STREAM_PID"
 check_eq "stream ended with the daemon" "0" "$?"
 check_contains "stream sent the rollout" "event: rollout" "$(cat "$T/stream")"
+kill "$SIM_PID"
+wait "$SIM_PID" || true
 finish
