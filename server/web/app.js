@@ -161,8 +161,8 @@ function nodeItem(n) {
     el("span", { class: "state", text: STATE_LABEL[st] || st }));
 }
 
-function rackBox(title, fd, nodes) {
-  return el("section", { class: "rack", "aria-label": `rack ${title}` },
+function rackBox(title, fd, nodes, label = `rack ${title}`) {
+  return el("section", { class: "rack", "aria-label": label },
     el("h5", {}, title, el("span", { text: fd === null || fd === undefined ? "" : `FD ${fd}` })),
     el("ol", {}, ...nodes.map(nodeItem)));
 }
@@ -181,7 +181,7 @@ function drawFleet() {
     const racks = fleet.racks.filter((r) => r.zone === z.name && byRack.has(r.name))
       .map((r) => rackBox(r.name, r.fault_domain, byRack.get(r.name)));
     const loose = byZone.get(z.name);
-    if (loose) racks.push(rackBox("not in a rack", null, loose));
+    if (loose) racks.push(rackBox("not in a rack", null, loose, `nodes of zone ${z.name} not in a rack`));
     return racks.length ? el("section", { class: "zone", "aria-label": `zone ${z.name}` },
       el("h4", { text: `zone ${z.name}` }), el("div", { class: "racks" }, ...racks)) : null;
   };
@@ -191,8 +191,9 @@ function drawFleet() {
       el("h3", { text: `site ${s.name}` }), ...zones) : null;
   }).filter(Boolean);
   const nowhere = byZone.get("");
-  if (nowhere) blocks.push(el("section", { class: "site", "aria-label": "nodes without a zone" },
-    el("h3", { text: "without a zone" }), el("div", { class: "racks" }, rackBox("not in a rack", null, nowhere))));
+  if (nowhere) blocks.push(el("section", { class: "site", "aria-label": "without a site" },
+    el("h3", { text: "without a site" }), el("section", { class: "zone" }, el("h4", { text: "without a zone" }),
+      el("div", { class: "racks" }, rackBox("not in a rack", null, nowhere, "nodes without a zone")))));
   $("fleet-sites").replaceChildren(...blocks);
 }
 
@@ -414,8 +415,11 @@ async function loadNode(name) {
     el("td", { text: t.slot }), el("td", { text: t.state }), el("td", { text: t.stage }),
     el("td", { text: when(t.created_at) }), el("td", { text: when(t.finished_at) }),
     el("td", { text: took(t.created_at, t.finished_at) }), el("td", { text: t.reason }))));
-  $("event-rows").replaceChildren(...list(events).slice().reverse().map((e) => el("tr", { "data-kind": e.kind },
-    el("td", { text: when(e.ts) }), el("td", { text: e.kind }), el("td", { text: e.message }))));
+  // Oldest first from the API: each phase's duration is the time to the next event.
+  const ev = list(events);
+  $("event-rows").replaceChildren(...ev.map((e, i) => el("tr", { "data-kind": e.kind },
+    el("td", { text: when(e.ts) }), el("td", { text: i ? took(ev[i - 1].ts, e.ts) : "" }),
+    el("td", { text: e.kind }), el("td", { text: e.message }))).reverse());
   $("ext-output").hidden = true;
   $("ext-rows").replaceChildren(...list(runs).slice().reverse().map((x) => {
     const b = el("button", { type: "button", text: "Show" });

@@ -6,6 +6,9 @@
 // Prints one line per check; exits 1 if any failed.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const url = process.env.BW_URL, viewer = process.env.BW_VIEWER, shots = process.env.BW_SHOTS;
 const operator = process.env.BW_OPERATOR, admin = process.env.BW_ADMIN;
@@ -67,7 +70,8 @@ try {
     const d = drawn.find((x) => x.name === n.name);
     check(`node ${n.name} drawn`, !!d);
     if (!d) continue;
-    check(`node ${n.name} in its rack`, d.rack === (n.rack ? `rack ${n.rack}` : "rack not in a rack"), d.rack);
+    check(`node ${n.name} in its rack`, d.rack === (n.rack ? `rack ${n.rack}` :
+      n.zone ? `nodes of zone ${n.zone} not in a rack` : "nodes without a zone"), d.rack);
     check(`node ${n.name} state`, d.state === (n.quarantined ? "quarantined" : n.state), d.state);
   }
   check("count line", (await page.locator("#fleet-count").textContent()) === `${fleet.length} of ${fleet.length} nodes`);
@@ -167,6 +171,30 @@ try {
   check("images: pools on v1", (await v1.locator("[data-pools]").textContent()) === "web, db" ||
     (await v1.locator("[data-pools]").textContent()) === "db, web", await v1.locator("[data-pools]").textContent());
   await page.screenshot({ path: `${shots}/images.png`, fullPage: true });
+
+  // Accessibility: axe-core's rules (labels, names, roles, contrast,
+  // structure) over every view, in a browser of its own that may inject it
+  // past the page's Content-Security-Policy. No violation is allowed.
+  const auditContext = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } });
+  const audit = await auditContext.newPage();
+  await audit.goto(`${url}/ui/`);
+  const views = [["sign-in", null, "#token"], ["fleet", "#/fleet", "[data-node]"], ["pools", "#/pools", "#pools-rows a"],
+    ["pool", "#/pool/db", "#rollout-status"], ["node", "#/node/n9", "#power-state"], ["images", "#/images", "[data-version]"]];
+  for (const [name, hash, ready] of views) {
+    if (hash) {
+      if (name === "fleet") {
+        await audit.getByLabel("API token").fill(viewer);
+        await audit.keyboard.press("Enter");
+      }
+      await audit.evaluate((h) => { location.hash = h; }, hash);
+    }
+    await audit.locator(ready).first().waitFor();
+    await audit.addScriptTag({ path: axePath });
+    const result = await audit.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+    check(`accessibility of the ${name} view`, result.violations.length === 0,
+      result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`).join("; "));
+  }
+  await auditContext.close();
 
   // Signing out forgets the token.
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -3,8 +3,9 @@
 # The operator console end to end: a real bootwaved with a fleet made
 # through the CLI (two sites, three zones, four racks, nodes in racks, in a
 # zone only, and nowhere; pools; one quarantined), its console driven in
-# Debian's headless Chromium by tests/web/console.mjs (playwright-core). The
-# screenshots go to $BW_SHOTS (default build/web-shots/). Usage:
+# Debian's headless Chromium by tests/web/console.mjs (playwright-core;
+# every view also audited with axe-core). The screenshots go to $BW_SHOTS
+# (default build/web-shots/). Usage:
 # BW_BIN=build/release/bin tests/web/test_console.sh
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
