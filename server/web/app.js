@@ -36,12 +36,12 @@ async function api(path, options = {}) {
   return body;
 }
 
-// Every page of a list.
-async function listAll(kind) {
+// Every page of a list, in pages of the appliance's own size ([api] page_size).
+async function listAll(path) {
   const items = [];
   let after = null;
   do {
-    const page = await api(`/${kind}?limit=500${after ? `&after=${encodeURIComponent(after)}` : ""}`);
+    const page = await api(`/${path}${after ? `?after=${encodeURIComponent(after)}` : ""}`);
     items.push(...page.items);
     after = page.next;
   } while (after);
@@ -399,8 +399,8 @@ async function drawBmc(n) {
 
 async function loadNode(name) {
   const q = encodeURIComponent(name);
-  const [n, tasks, events, runs] = await Promise.all([api(`/nodes/${q}`), api(`/nodes/${q}/tasks?limit=100`),
-    api(`/nodes/${q}/events?limit=100`), api(`/nodes/${q}/extension-runs?limit=100`)]);
+  const [n, tasks, events, runs] = await Promise.all([api(`/nodes/${q}`), listAll(`nodes/${q}/tasks`),
+    listAll(`nodes/${q}/events`), listAll(`nodes/${q}/extension-runs`)]);
   $("node-title").textContent = `Node ${n.name}`;
   $("ident").replaceChildren(...kv([["MAC", n.mac], ["zone", n.zone], ["rack", n.rack], ["pool", n.pool],
     ["fault domain", n.fault_domain], ["update domain", n.update_domain], ["model", n.hw_model], ["address", n.ip_address]]));
@@ -409,19 +409,18 @@ async function loadNode(name) {
     ["pending slot", n.pending_slot === "none" ? "" : `${n.pending_slot}: ${n.pending_image}@${n.pending_version}`],
     ["health", n.health], ["last heartbeat", when(n.last_heartbeat)], ["failed reimages in a row", n.reimage_failures],
     ["maintenance", n.maintenance ? "yes" : "no"], ["quarantined", n.quarantined ? "yes" : "no"]]));
-  const list = (x) => x.items || x;
-  $("task-rows").replaceChildren(...list(tasks).slice().reverse().map((t) => el("tr", { "data-task": t.id },
+  $("task-rows").replaceChildren(...tasks.slice().reverse().map((t) => el("tr", { "data-task": t.id },
     el("th", { scope: "row", text: `${t.id} (${t.kind})` }), el("td", { text: `${t.image}@${t.version}` }),
     el("td", { text: t.slot }), el("td", { text: t.state }), el("td", { text: t.stage }),
     el("td", { text: when(t.created_at) }), el("td", { text: when(t.finished_at) }),
     el("td", { text: took(t.created_at, t.finished_at) }), el("td", { text: t.reason }))));
   // Oldest first from the API: each phase's duration is the time to the next event.
-  const ev = list(events);
+  const ev = events;
   $("event-rows").replaceChildren(...ev.map((e, i) => el("tr", { "data-kind": e.kind },
     el("td", { text: when(e.ts) }), el("td", { text: i ? took(ev[i - 1].ts, e.ts) : "" }),
     el("td", { text: e.kind }), el("td", { text: e.message }))).reverse());
   $("ext-output").hidden = true;
-  $("ext-rows").replaceChildren(...list(runs).slice().reverse().map((x) => {
+  $("ext-rows").replaceChildren(...runs.slice().reverse().map((x) => {
     const b = el("button", { type: "button", text: "Show" });
     b.addEventListener("click", async () => {
       const res = await fetch(`/api/v1/extension-runs/${x.id}/output`, { headers: { Authorization: `Bearer ${token()}` } });

@@ -12,6 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 SIM=$(cd "$BW_BIN/../tests" && pwd)/redfish_sim
 MOCKUP=$here/../redfish/public-rackmount1
 [ -x "$SIM" ] || { echo "   missing $SIM (built by make build-<variant>)" >&2; exit 1; }
+# Small pages, so that the console has to follow "next" through every list.
+sed -i 's/^max_body = 64K$/&\npage_size = 5/' "$CONF"
+grep -q '^page_size = 5$' "$CONF" || { echo "test_console: cannot set page_size" >&2; exit 1; }
 start_daemon
 
 # Node n9's BMC: the Redfish simulator of the integration tests (its machine is on).
@@ -73,7 +76,7 @@ curl -sS -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN" -H "Content-Typ
 check_eq "n5 quarantined" "true" "$(bw -o json node show n5 | jq -r .quarantined)"
 VIEWER=$(bw -q token create watcher --role viewer)
 OPERATOR=$(bw -q token create oper --role operator)
-fleet=$(curl -sS -H "Authorization: Bearer $ADMIN" "$URL/api/v1/nodes?limit=500" | jq -c '.items')
+fleet=$(curl -sS -H "Authorization: Bearer $ADMIN" "$URL/api/v1/nodes?limit=100" | jq -c '.items')
 check_eq "fleet size" "12" "$(jq length <<<"$fleet")"
 
 if BW_URL=$URL BW_VIEWER=$VIEWER BW_OPERATOR=$OPERATOR BW_ADMIN=$ADMIN BW_FLEET=$fleet BW_SHOTS=${BW_SHOTS:-$here/../../build/web-shots} \
