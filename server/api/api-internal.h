@@ -222,6 +222,9 @@ int boot_script(struct request *r);
 int boot_agent_file(struct request *r);
 int boot_firmware_file(struct request *r);
 
+/* routes_rollouts.c: the pool's running rollout, else its last; -ENOENT if it has had none. */
+int api_rollout_current(struct api *a, int64_t pool_id, struct bw_rollout *ro);
+
 /* routes_web.c: the console's static files */
 int web_root(struct request *r);
 int web_index(struct request *r);

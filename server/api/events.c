@@ -122,27 +122,19 @@ void api_events_free(struct api_events *e)
 	free(e);
 }
 
-static int first(const struct bw_rollout *ro, void *userdata)
-{
-	*(struct bw_rollout *)userdata = *ro;
-	return 1;
-}
-
 /* The pool's rollout as GET .../rollout answers it (the running one, else
  * the last), "null" when it has had none; NULL when the store failed. */
 static char *rollout_data(struct api *a, int64_t pool_id)
 {
-	struct bw_rollout ro = { 0 };
+	struct bw_rollout ro;
 	json_t *j;
 	char *s;
-	int rc = store_rollout_running(a->store, pool_id, &ro);
+	int rc = api_rollout_current(a, pool_id, &ro);
 
 	if (rc == -ENOENT)
-		rc = store_rollout_list(a->store, pool_id, 0, 1, first, &ro);
+		return strdup("null");
 	if (rc < 0)
 		return NULL;
-	if (!ro.id)
-		return strdup("null");
 	if (!(j = orch_rollout_json(orch_rt_orch(a->orch), &ro, true)))
 		return NULL;
 	s = json_dumps(j, JSON_COMPACT);

@@ -83,21 +83,32 @@ static int first(const struct bw_rollout *ro, void *userdata)
 	return 1;
 }
 
+int api_rollout_current(struct api *a, int64_t pool_id, struct bw_rollout *ro)
+{
+	int rc;
+
+	memset(ro, 0, sizeof(*ro));
+	rc = store_rollout_running(a->store, pool_id, ro);
+	if (rc == -ENOENT)
+		rc = store_rollout_list(a->store, pool_id, 0, 1, first, ro);
+	if (rc < 0)
+		return rc;
+	return ro->id ? 0 : -ENOENT;
+}
+
 int rollout_current(struct request *r)
 {
 	struct bw_pool pool;
-	struct bw_rollout ro = { 0 };
+	struct bw_rollout ro;
 	int rc;
 
 	if (inventory_load(r, &model_pool, 0, r->params[0], &pool) < 0)
 		return 0;
-	rc = store_rollout_running(r->api->store, pool.id, &ro);
+	rc = api_rollout_current(r->api, pool.id, &ro);
 	if (rc == -ENOENT)
-		rc = store_rollout_list(r->api->store, pool.id, 0, 1, first, &ro);
+		return api_reply_error(r, 404, "not_found", NULL, "pool %s has had no rollout", pool.name);
 	if (rc < 0)
 		return api_reply_error(r, 503, "unavailable", NULL, "store failed");
-	if (!ro.id)
-		return api_reply_error(r, 404, "not_found", NULL, "pool %s has had no rollout", pool.name);
 	return reply_rollout(r, 200, &ro, true);
 }
 
