@@ -151,13 +151,19 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	(void)pos;
 
 	if (s->out_off == s->out_len) {
-		char *data;
+		char *data = NULL;
+		bool stop;
 		free(s->out);
 		s->out = NULL;
 		s->out_len = s->out_off = 0;
-		if (e->stopping)
+		/* Under the lock: once api_events_stop has it, no stream is
+		 * reading the store or the orchestrator, which go next. */
+		pthread_mutex_lock(&e->lock);
+		if (!(stop = e->stopping))
+			data = rollout_data(e->a, s->pool_id);
+		pthread_mutex_unlock(&e->lock);
+		if (stop)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		data = rollout_data(e->a, s->pool_id);
 		if (data && (!s->last || strcmp(data, s->last) != 0)) {
 			if (asprintf(&s->out, "event: rollout\ndata: %s\n\n", data) < 0)
 				s->out = NULL;
