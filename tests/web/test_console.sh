@@ -20,6 +20,7 @@ start_daemon
 # Node n9's BMC: the Redfish simulator of the integration tests (its machine is on).
 "$SIM" --root "$MOCKUP" --port 0 --user root --password rf-pw-42 --portfile "$T/sim.port" >"$T/sim.out" 2>&1 &
 SIM_PID=$!
+BMC_PIDS+=("$SIM_PID") # lib.sh's cleanup stops it if the test dies
 for _ in $(seq 100); do
 	[ -s "$T/sim.port" ] && break
 	sleep 0.05
