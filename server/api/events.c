@@ -20,6 +20,7 @@ struct stream {
 	struct api_events *e;
 	struct MHD_Connection *conn;
 	int64_t pool_id;
+	int64_t token_id; /* the caller's: the stream ends once it is revoked or expires */
 	char *last;       /* the data of the last event sent */
 	char *out;        /* the event being sent */
 	size_t out_len, out_off;
@@ -142,6 +143,17 @@ static char *rollout_data(struct api *a, int64_t pool_id)
 	return s;
 }
 
+/* Whether the token that opened a stream still may: a stream outlives the
+ * request's check, so it is made again at every look (once a second). */
+static bool token_valid(struct api *a, int64_t token_id)
+{
+	struct bw_token t;
+
+	if (store_get(a->store, &model_token, token_id, &t) < 0)
+		return false; /* revoked (or the store failed: ended, the client asks again) */
+	return !t.expires_at || t.expires_at > (int64_t)time(NULL);
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
@@ -159,7 +171,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		/* Under the lock: once api_events_stop has it, no stream is
 		 * reading the store or the orchestrator, which go next. */
 		pthread_mutex_lock(&e->lock);
-		if (!(stop = e->stopping))
+		if (!(stop = e->stopping || !token_valid(e->a, s->token_id)))
 			data = rollout_data(e->a, s->pool_id);
 		pthread_mutex_unlock(&e->lock);
 		if (stop)
@@ -225,6 +237,7 @@ int rollout_events(struct request *r)
 	s->e = e;
 	s->conn = r->conn;
 	s->pool_id = pool.id;
+	s->token_id = r->token.id;
 	s->last_sent = mono_s();
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
 	if (!resp) {

@@ -5,6 +5,7 @@
  * changed; one thread resumes every stream once a second, and each sends
  * the rollout again only when its JSON differs from the last one sent (a
  * comment line every 15 s otherwise, so proxies and browsers keep it open).
+ * A stream ends when the token that opened it is revoked or expires.
  */
 #ifndef BW_EVENTS_H
 #define BW_EVENTS_H

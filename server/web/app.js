@@ -91,6 +91,7 @@ function fail(err) {
 let me = null; // whoami: {name, role}
 
 function signIn(message) {
+  stopLive();
   me = null;
   $("who").textContent = "";
   $("signout").hidden = true;

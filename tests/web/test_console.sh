@@ -90,6 +90,24 @@ fi
 # cancel-requested, by the operator's click, and n9's machine is off.
 check_eq "n9 powered off from the console" "off" "$(bw -o json node power n9 status --fresh | jq -r .power)"
 check_eq "rollout cancel requested" "true" "$(bw -o json rollout status db | jq -r .cancel_requested)"
+# A stream ends within seconds of its token's revocation.
+SHORT=$(bw -q token create short --role viewer)
+curl -sS -N -H "Authorization: Bearer $SHORT" "$URL/api/v1/pools/web/rollout/events" >"$T/stream-short" 2>&1 &
+STREAM_PID=$!
+sleep 1
+bw_rc 0 token revoke short
+ended=no
+for _ in $(seq 50); do
+	kill -0 "$STREAM_PID" 2>/dev/null || { ended=yes; break; }
+	sleep 0.1
+done
+check_eq "stream ends when its token is revoked" "yes" "$ended"
+kill "$STREAM_PID" 2>/dev/null || true
+wait "$STREAM_PID" 2>/dev/null || true
+check_contains "revoked stream had sent the rollout" "event: rollout" "$(cat "$T/stream-short")"
+check_eq "and a new one is refused" "401" \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SHORT" "$URL/api/v1/pools/web/rollout/events")"
+
 # A stream open while bootwaved stops does not hold it up: it ends cleanly.
 curl -sS -N -H "Authorization: Bearer $ADMIN" "$URL/api/v1/pools/web/rollout/events" >"$T/stream" 2>&1 &
 STREAM_PID=$!
