@@ -210,6 +210,8 @@ int rollout_cancel(struct request *r);
 int rollout_current(struct request *r);
 int rollout_history(struct request *r);
 int rollout_get(struct request *r);
+/* The pool's running rollout, else its last; -ENOENT if it has had none. */
+int api_rollout_current(struct api *a, int64_t pool_id, struct bw_rollout *ro);
 int node_power(struct request *r);
 int node_bootdev_get(struct request *r);
 int node_bootdev_set(struct request *r);
@@ -221,16 +223,13 @@ int boot_chain(struct request *r);
 int boot_script(struct request *r);
 int boot_agent_file(struct request *r);
 int boot_firmware_file(struct request *r);
+int boot_image_file(struct request *r);
+int agent_hello(struct request *r);
 
-/* routes_rollouts.c: the pool's running rollout, else its last; -ENOENT if it has had none. */
-int api_rollout_current(struct api *a, int64_t pool_id, struct bw_rollout *ro);
-
-/* routes_web.c: the console's static files */
+/* The console's static files (routes_web.c). */
 int web_root(struct request *r);
 int web_index(struct request *r);
 int web_file(struct request *r);
-int boot_image_file(struct request *r);
-int agent_hello(struct request *r);
 
 /* Tokens (routes_tokens.c). */
 int tokens_create(struct request *r);

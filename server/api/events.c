@@ -39,11 +39,14 @@ struct api_events {
 	bool started;
 };
 
-static time_t mono_s(void)
+/* Wakes every suspended stream; with e->lock held. */
+static void resume_all(struct api_events *e)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	for (struct stream *s = e->streams; s; s = s->next)
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
 }
 
 /* Resumes every suspended stream once a tick: each looks for a change. */
@@ -59,11 +62,7 @@ static void *ticker(void *arg)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&e->cond, &e->lock, &until);
-		for (struct stream *s = e->streams; s; s = s->next)
-			if (s->suspended) {
-				s->suspended = false;
-				MHD_resume_connection(s->conn);
-			}
+		resume_all(e);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -100,11 +99,7 @@ void api_events_stop(struct api_events *e)
 	e->stopping = true;
 	/* MHD must not be stopped with a suspended connection: wake them all;
 	 * each ends its stream at its next read. */
-	for (struct stream *s = e->streams; s; s = s->next)
-		if (s->suspended) {
-			s->suspended = false;
-			MHD_resume_connection(s->conn);
-		}
+	resume_all(e);
 	pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	if (e->started) {
@@ -158,7 +153,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
 	struct api_events *e = s->e;
-	time_t now = mono_s();
+	time_t now = (time_t)clock_seconds(CLOCK_MONOTONIC);
 	size_t n;
 	(void)pos;
 
@@ -238,7 +233,7 @@ int rollout_events(struct request *r)
 	s->conn = r->conn;
 	s->pool_id = pool.id;
 	s->token_id = r->token.id;
-	s->last_sent = mono_s();
+	s->last_sent = (time_t)clock_seconds(CLOCK_MONOTONIC);
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
 	if (!resp) {
 		free(s);

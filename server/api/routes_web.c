@@ -23,8 +23,9 @@ static int reply_asset(struct request *r, const struct web_asset *w)
 {
 	struct MHD_Response *resp;
 	const char *inm = api_header(r, "If-None-Match");
+	bool unchanged = inm && str_eq(inm, w->etag);
 
-	if (inm && str_eq(inm, w->etag))
+	if (unchanged)
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	else
 		resp = MHD_create_response_from_buffer(w->len, (void *)w->data, MHD_RESPMEM_PERSISTENT);
@@ -35,7 +36,7 @@ static int reply_asset(struct request *r, const struct web_asset *w)
 	MHD_add_response_header(resp, "Content-Security-Policy", WEB_CSP);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	return api_reply_response(r, inm && str_eq(inm, w->etag) ? 304 : 200, resp);
+	return api_reply_response(r, unchanged ? 304 : 200, resp);
 }
 
 int web_index(struct request *r)
