@@ -205,6 +205,10 @@ document.querySelector(".legend").replaceChildren(
 
 // ---- pools ----
 
+// A value as a definition list shows it: "-" for none, objects as JSON.
+const dash = (v) => (v === null || v === undefined || v === "" ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v));
+const kv = (pairs) => pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: dash(v) })]);
+
 async function loadPools() {
   const [pools, nodes] = await Promise.all([listAll("pools"), listAll("nodes")]);
   $("pools-rows").replaceChildren(...pools.map((p) => el("tr", {},
@@ -334,9 +338,8 @@ async function loadHistory(pool) {
 async function loadPool(name) {
   const pool = await api(`/pools/${encodeURIComponent(name)}`);
   $("pool-title").textContent = `Pool ${pool.name}`;
-  $("policy").replaceChildren(...Object.entries(pool).filter(([k]) => k !== "name" && k !== "id").flatMap(([k, v]) =>
-    [el("dt", { text: k.replaceAll("_", " ") }),
-      el("dd", { text: v === null || v === "" ? "-" : typeof v === "object" ? JSON.stringify(v) : String(v) })]));
+  $("policy").replaceChildren(...kv(Object.entries(pool).filter(([k]) => k !== "name" && k !== "id")
+    .map(([k, v]) => [k.replaceAll("_", " "), v])));
   $("action-result").textContent = "";
   $("live").textContent = "Connecting...";
   drawRollout(name, null);
@@ -351,8 +354,6 @@ async function loadPool(name) {
 
 // ---- node ----
 
-const dash = (v) => (v === null || v === undefined || v === "" ? "-" : String(v));
-const kv = (pairs) => pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: dash(v) })]);
 const took = (a, b) => {
   if (!a || !b) return "";
   const s = Math.round((new Date(b) - new Date(a)) / 1000);
