@@ -14,7 +14,7 @@
 
 #include "util.h"
 
-enum key_type { K_STR, K_OPTSTR, K_PATH, K_INT, K_SIZE, K_BOOL, K_LISTEN, K_LOGLEVEL, K_IPV4, K_RANGE, K_IPV4LIST, K_CHOICE, K_FILENAME };
+enum key_type { K_STR, K_OPTSTR, K_PATH, K_INT, K_SIZE, K_BOOL, K_LISTEN, K_LOGLEVEL, K_IPV4, K_RANGE, K_IPV4LIST, K_CHOICE, K_FILENAME, K_OPTPATH, K_OPTLISTEN };
 
 struct key {
 	const char *section, *name;
@@ -32,7 +32,13 @@ static const struct key keys[] = {
 	K("daemon", "state_dir", K_STR, state_dir, 0, 0, "/var/lib/bootwave",
 	  "directory of the store, images and secrets"),
 	K("daemon", "log_level", K_LOGLEVEL, log_level, 0, 0, "info", "debug, info, warn or error"),
-	K("api", "listen", K_LISTEN, listen, 0, 0, "0.0.0.0:8080", "HOST:PORT of the REST API and boot HTTP"),
+	K("api", "listen", K_LISTEN, listen, 0, 0, "0.0.0.0:8080",
+	  "HOST:PORT of the REST API and the console (and of boot HTTP unless [boot] http_listen is set)"),
+	K("api", "tls_cert", K_OPTPATH, tls_cert, 0, 0, "",
+	  "PEM certificate (chain) of the API: set with tls_key, the API speaks only HTTPS"),
+	K("api", "tls_key", K_OPTPATH, tls_key, 0, 0, "", "PEM private key of tls_cert (not readable by others)"),
+	K("api", "tls_ca", K_OPTPATH, tls_ca, 0, 0, "",
+	  "PEM certificate the agent's ramdisk pins to verify the API (empty: tls_cert)"),
 	K("api", "threads", K_INT, threads, 1, 256, "4", "HTTP worker threads"),
 	K("api", "max_body", K_SIZE, max_body, 1024, 64LL << 20, "1M", "largest JSON request body"),
 	K("api", "max_upload", K_SIZE, max_upload, 1024, 1LL << 42, "64G", "largest image artifact"),
@@ -85,7 +91,11 @@ static const struct key keys[] = {
 	K("boot", "interface", K_OPTSTR, boot_interface, 0, 0, "",
 	  "provisioning interface for DHCP and TFTP (empty: no boot services)"),
 	K("boot", "http_url", K_OPTSTR, boot_http_url, 0, 0, "",
-	  "URL nodes reach bootwaved at (empty: http://<interface address>:<api port>)"),
+	  "URL nodes boot from (empty: http://<interface address>:<boot HTTP port>)"),
+	K("boot", "http_listen", K_OPTLISTEN, boot_http_listen, 0, 0, "",
+	  "HOST:PORT of plain HTTP for booting machines when the API has TLS (empty: none; boot files on the API)"),
+	K("boot", "api_url", K_OPTSTR, boot_api_url, 0, 0, "",
+	  "URL the reimage agent reaches the API at (empty: the boot URL's host with the API's scheme and port)"),
 	K("boot", "firmware_dir", K_PATH, firmware_dir, 0, 0, "/usr/share/bootwave/firmware",
 	  "iPXE binaries (TFTP root) and templates/"),
 	K("boot", "agent_kernel", K_PATH, agent_kernel, 0, 0, "/usr/share/bootwave/agent/vmlinuz",
@@ -270,14 +280,21 @@ static int set_key(struct config *c, const struct key *k, const char *value, cha
 			return -EINVAL;
 		}
 		return str_copy(p, k->size, value);
-	case K_LISTEN: {
+	case K_OPTPATH:
+		if (str_copy(p, k->size, value) < 0) {
+			snprintf(why, whysize, "longer than %zu characters", k->size - 1);
+			return -EINVAL;
+		}
+		return 0;
+	case K_LISTEN:
+	case K_OPTLISTEN: {
 		char host[64];
+		if (k->type == K_OPTLISTEN && !*value)
+			return str_copy(p, k->size, value);
 		if (config_parse_listen(value, host, sizeof(host), &v) < 0 || str_copy(p, k->size, value) < 0) {
 			snprintf(why, whysize, "expected HOST:PORT with a port of 0-65535");
 			return -EINVAL;
 		}
-		snprintf(c->listen_host, sizeof(c->listen_host), "%s", host);
-		c->listen_port = v;
 		return 0;
 	}
 	case K_INT:
@@ -395,7 +412,7 @@ int config_load(const char *path, struct config *ret, char *err, size_t errsize)
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		if (keys[i].type == K_PATH &&
+		if ((keys[i].type == K_PATH || (keys[i].type == K_OPTPATH && ((char *)&c + keys[i].offset)[0])) &&
 		    resolve_path(&c, (char *)&c + keys[i].offset, keys[i].size) < 0) {
 			snprintf(err, errsize, "[%s] %s: path too long", keys[i].section, keys[i].name);
 			return -EINVAL;
@@ -403,6 +420,20 @@ int config_load(const char *path, struct config *ret, char *err, size_t errsize)
 	if (c.boot_interface[0] && str_eq(c.dhcp_mode, "server") && !c.dhcp_range[0]) {
 		snprintf(err, errsize, "%s: [dhcp] range: required when [boot] interface is set and mode is server",
 			 path ? path : "defaults");
+		return -EINVAL;
+	}
+	/* Both already checked by set_key. */
+	config_parse_listen(c.listen, c.listen_host, sizeof(c.listen_host), &c.listen_port);
+	if (c.boot_http_listen[0])
+		config_parse_listen(c.boot_http_listen, c.boot_listen_host, sizeof(c.boot_listen_host), &c.boot_listen_port);
+	if (!c.tls_cert[0] != !c.tls_key[0]) {
+		snprintf(err, errsize, "%s: [api] %s: required when %s is set (TLS needs both)", path ? path : "defaults",
+			 c.tls_cert[0] ? "tls_key" : "tls_cert", c.tls_cert[0] ? "tls_cert" : "tls_key");
+		return -EINVAL;
+	}
+	if (!c.tls_cert[0] && (c.tls_ca[0] || c.boot_http_listen[0])) {
+		snprintf(err, errsize, "%s: [%s] %s: only with TLS ([api] tls_cert and tls_key)", path ? path : "defaults",
+			 c.tls_ca[0] ? "api" : "boot", c.tls_ca[0] ? "tls_ca" : "http_listen");
 		return -EINVAL;
 	}
 	if (c.page_size > c.max_page_size) {
@@ -434,7 +465,9 @@ void config_print(const struct config *c, FILE *out)
 		case K_CHOICE:
 		case K_FILENAME:
 		case K_PATH:
+		case K_OPTPATH:
 		case K_LISTEN:
+		case K_OPTLISTEN:
 		case K_LOGLEVEL:
 			fprintf(out, "%s\n", (const char *)p);
 			break;

@@ -31,6 +31,9 @@ struct config {
 	int64_t max_custom_data; /* bytes of the custom data of one pool or node */
 	int64_t page_size, max_page_size;
 	bool metrics_auth;
+	char tls_cert[CONFIG_PATH_MAX]; /* "": plain HTTP */
+	char tls_key[CONFIG_PATH_MAX];
+	char tls_ca[CONFIG_PATH_MAX];   /* "": tls_cert */
 	/* [store] */
 	char store_path[CONFIG_PATH_MAX];
 	/* [images] */
@@ -56,7 +59,11 @@ struct config {
 	char admin_token_file[CONFIG_PATH_MAX];
 	/* [boot] */
 	char boot_interface[16];      /* "": no boot services */
-	char boot_http_url[256];      /* "": http://<interface address>:<api port> */
+	char boot_http_url[256];      /* "": http://<interface address>:<boot HTTP port> */
+	char boot_http_listen[128];   /* "": boot files on the API listener (TLS only) */
+	char boot_listen_host[64];    /* parsed from boot_http_listen */
+	int64_t boot_listen_port;
+	char boot_api_url[256];       /* "": derived from the boot URL (see routes_boot.c) */
 	char firmware_dir[CONFIG_PATH_MAX];
 	char agent_kernel[CONFIG_PATH_MAX];
 	char agent_initrd[CONFIG_PATH_MAX];

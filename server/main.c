@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 
 	if (api_start(&cfg, store, key, &api) < 0)
 		goto fail;
-	if (boot_start(&cfg, store, api_port(api), &boot) < 0)
+	if (boot_start(&cfg, store, api_boot_port(api), &boot) < 0)
 		goto fail;
 	/* Ready: written once everything listens. */
 	if (port_file) {

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "model.h"
 #include "sign.h"
+#include "tls.h"
 #include "util.h"
 
 #define API_MAX_PARAMS 4
@@ -38,6 +39,9 @@ struct route {
 	int (*handler)(struct request *r);
 	/* Always called when the request ends, replied or not (cleanup). */
 	void (*done)(struct request *r, bool completed);
+	/* Also served on the plain-HTTP boot listener when the API has TLS
+	 * (what firmware and the installed OS ask for without the CA). */
+	bool plain;
 };
 
 struct metrics;
@@ -50,8 +54,18 @@ struct ext_runner;
 /* The address of a node: its reservation, else its DHCP lease, else "". */
 void api_node_ip(struct api *a, const struct bw_node *n, char *ip, size_t size);
 
+/* A listening daemon: the API's (TLS when configured), or plain HTTP for booting machines. */
+struct api_listener {
+	struct api *api;
+	bool plain; /* the boot listener beside a TLS API: only routes marked plain */
+};
+
 struct api {
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *boot_mhd;      /* [boot] http_listen; NULL when not set */
+	struct api_listener lis[2];       /* the cls of mhd and boot_mhd */
+	uint16_t boot_port;
+	struct api_tls tls;
 	const struct config *cfg;
 	struct store *store;
 	uint8_t key[SECRET_KEY_LEN];
@@ -69,6 +83,7 @@ struct api {
 struct request {
 	struct api *api;
 	struct MHD_Connection *conn;
+	bool plain; /* came on the plain boot listener */
 	const char *method;
 	char path[512];
 	const struct route *route;

@@ -154,7 +154,7 @@ static const struct route routes[] = {
 	R("HEAD", "/api/v1/agent/artifact", ROLE_NONE, BODY_NONE, .handler = agent_artifact),
 	R("POST", "/api/v1/agent/progress", ROLE_NONE, BODY_JSON, .handler = agent_progress),
 	R("POST", "/api/v1/agent/result", ROLE_NONE, BODY_JSON, .handler = agent_result),
-	R("POST", "/api/v1/agent/heartbeat", ROLE_NONE, BODY_JSON, .handler = agent_heartbeat),
+	R("POST", "/api/v1/agent/heartbeat", ROLE_NONE, BODY_JSON, .handler = agent_heartbeat, .plain = true),
 	R("GET", "/metrics", ROLE_VIEWER, BODY_NONE, .handler = metrics_handler),
 	/* The console's files: no token (they hold no data; the page asks for one). */
 	R("GET", "/", ROLE_NONE, BODY_NONE, .handler = web_root),
@@ -163,19 +163,19 @@ static const struct route routes[] = {
 	R("GET", "/ui/{}", ROLE_NONE, BODY_NONE, .handler = web_file),
 	R("HEAD", "/ui/{}", ROLE_NONE, BODY_NONE, .handler = web_file),
 	/* Machines booting: no token (firmware cannot hold one). */
-	R("GET", "/boot.ipxe", ROLE_NONE, BODY_NONE, .handler = boot_chain),
-	R("GET", "/boot/{}", ROLE_NONE, BODY_NONE, .handler = boot_script),
-	R("GET", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file),
-	R("HEAD", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file),
-	R("GET", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file),
-	R("HEAD", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file),
-	R("GET", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
-	R("HEAD", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file),
+	R("GET", "/boot.ipxe", ROLE_NONE, BODY_NONE, .handler = boot_chain, .plain = true),
+	R("GET", "/boot/{}", ROLE_NONE, BODY_NONE, .handler = boot_script, .plain = true),
+	R("GET", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file, .plain = true),
+	R("HEAD", "/boot/agent/{}", ROLE_NONE, BODY_NONE, .handler = boot_agent_file, .plain = true),
+	R("GET", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file, .plain = true),
+	R("HEAD", "/boot/firmware/{}", ROLE_NONE, BODY_NONE, .handler = boot_firmware_file, .plain = true),
+	R("GET", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file, .plain = true),
+	R("HEAD", "/boot/images/{}/{}/{}", ROLE_NONE, BODY_NONE, .handler = boot_image_file, .plain = true),
 	/* cloud-init in the installed OS: the heartbeat token in the path, checked by the handler. */
-	R("GET", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
-	R("HEAD", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
-	R("GET", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
-	R("HEAD", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file),
+	R("GET", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file, .plain = true),
+	R("HEAD", "/nocloud/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file, .plain = true),
+	R("GET", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file, .plain = true),
+	R("HEAD", "/nocloud/{}/{}", ROLE_NONE, BODY_NONE, .handler = nocloud_file, .plain = true),
 };
 
 /* ---- replies ---- */
@@ -519,7 +519,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	struct api *a = cls;
+	const struct api_listener *l = cls;
+	struct api *a = l->api;
 	struct request *r = *con_cls;
 	(void)version;
 
@@ -531,6 +532,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = r;
 		r->api = a;
 		r->conn = conn;
+		r->plain = l->plain;
 		r->method = method;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
 		if (str_copy(r->path, sizeof(r->path), url) < 0) {
@@ -545,6 +547,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 						method, url);
 			else
 				api_reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", url);
+			return MHD_YES;
+		}
+		if (r->plain && !r->route->plain) {
+			api_reply_error(r, 403, "tls_required", NULL,
+					"this port serves booting machines only; the API is HTTPS on port %u", a->port);
 			return MHD_YES;
 		}
 		if (authorize(r) < 0)
@@ -680,15 +687,57 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", msg);
 }
 
-int api_start(const struct config *cfg, struct store *store, const uint8_t key[SECRET_KEY_LEN],
-	      struct api **ret)
+/*
+ * Starts one libmicrohttpd daemon on host:port for l: the API's speaks TLS
+ * when it is configured, the boot listener never does.
+ */
+static int start_listener(struct api *a, const char *listen, const char *host, int64_t port_num,
+			  struct api_listener *l, struct MHD_Daemon **ret, uint16_t *ret_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	const union MHD_DaemonInfo *info;
-	char port[8];
-	struct api *a;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	bool tls = a->tls.enabled && !l->plain;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", (unsigned)port_num);
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+		log_error("api: cannot resolve listen address %s", listen);
+		return -EADDRNOTAVAIL;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
+	errno = 0;
+	/* The TLS options last: without TLS, MHD_OPTION_END ends the list before them. */
+	*ret = MHD_start_daemon(flags, 0, NULL, NULL, on_request, l,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+				MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_POOL,
+				tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, a->tls.cert_pem,
+				MHD_OPTION_HTTPS_MEM_KEY, a->tls.key_pem,
+				MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+				MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!*ret) {
+		log_error("api: cannot listen on %s: %s", listen,
+			  tls && errno != EADDRINUSE ? "TLS setup failed (see the debug log)" : strerror(errno ? errno : EADDRINUSE));
+		return -EADDRINUSE;
+	}
+	info = MHD_get_daemon_info(*ret, MHD_DAEMON_INFO_BIND_PORT);
+	*ret_port = info ? info->port : (uint16_t)port_num;
+	return 0;
+}
+
+int api_start(const struct config *cfg, struct store *store, const uint8_t key[SECRET_KEY_LEN],
+	      struct api **ret)
+{
+	struct api *a;
 	struct bmc_limits limits;
 	int r;
 
@@ -700,6 +749,13 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 	memcpy(a->key, key, SECRET_KEY_LEN);
 	if ((r = metrics_new(&a->metrics)) < 0)
 		goto fail;
+	{
+		char why[2 * CONFIG_PATH_MAX + 256];
+		if ((r = api_tls_load(cfg, &a->tls, why, sizeof(why))) < 0) {
+			log_error("api: %s", why);
+			goto fail;
+		}
+	}
 	if ((r = images_cleanup(a)) < 0)
 		goto fail;
 	if ((r = ext_cleanup(a)) < 0)
@@ -755,31 +811,17 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 		log_error("api: cannot start the event streams: %s", strerror(-r));
 		goto fail;
 	}
-	snprintf(port, sizeof(port), "%u", (unsigned)cfg->listen_port);
-	if (getaddrinfo(cfg->listen_host, port, &hints, &ai) != 0 || !ai) {
-		log_error("api: cannot resolve listen address %s", cfg->listen);
-		r = -EADDRNOTAVAIL;
+	a->lis[0] = (struct api_listener){ .api = a, .plain = false };
+	a->lis[1] = (struct api_listener){ .api = a, .plain = true };
+	if ((r = start_listener(a, cfg->listen, cfg->listen_host, cfg->listen_port, &a->lis[0], &a->mhd, &a->port)) < 0)
 		goto fail;
+	log_info("api: listening on %s port %u (%s)", cfg->listen_host, a->port, a->tls.enabled ? "HTTPS" : "HTTP");
+	if (cfg->boot_http_listen[0]) {
+		if ((r = start_listener(a, cfg->boot_http_listen, cfg->boot_listen_host, cfg->boot_listen_port, &a->lis[1],
+					&a->boot_mhd, &a->boot_port)) < 0)
+			goto fail;
+		log_info("boot: plain HTTP for booting machines on %s port %u", cfg->boot_listen_host, a->boot_port);
 	}
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				  MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_POOL,
-				  MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (!a->mhd) {
-		log_error("api: cannot listen on %s: %s", cfg->listen, strerror(errno ? errno : EADDRINUSE));
-		r = -EADDRINUSE;
-		goto fail;
-	}
-	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	a->port = info ? info->port : (uint16_t)cfg->listen_port;
-	log_info("api: listening on %s port %u", cfg->listen_host, a->port);
 	*ret = a;
 	return 0;
 fail:
@@ -788,6 +830,8 @@ fail:
 }
 
 uint16_t api_port(const struct api *a) { return a->port; }
+
+uint16_t api_boot_port(const struct api *a) { return a->boot_mhd ? a->boot_port : a->port; }
 
 void api_stop(struct api *a)
 {
@@ -801,8 +845,11 @@ void api_stop(struct api *a)
 	api_events_stop(a->events);
 	bmc_pool_free(a->bmc);
 	orch_rt_free(a->orch);
+	if (a->boot_mhd)
+		MHD_stop_daemon(a->boot_mhd);
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
+	api_tls_free(&a->tls);
 	api_events_free(a->events);
 	metrics_free(a->metrics);
 	ipxe_templates_free(a->templates);

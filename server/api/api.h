@@ -23,6 +23,8 @@ int api_start(const struct config *cfg, struct store *store, const uint8_t key[S
 	      struct api **ret);
 /* Port actually bound (useful with port 0). */
 uint16_t api_port(const struct api *a);
+/* Port booting machines use: [boot] http_listen's when set, else the API's. */
+uint16_t api_boot_port(const struct api *a);
 /* Stops serving, waits for in-flight requests and frees a (NULL is fine). */
 void api_stop(struct api *a);
 

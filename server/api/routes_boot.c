@@ -46,6 +46,29 @@ static int server_url(struct request *r, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * The URL the reimage agent calls the API at: [boot] api_url, else the
+ * boot URL itself without TLS, or its host with https and the API's port.
+ */
+static void agent_api_url(struct request *r, const char *server, char *buf, size_t size)
+{
+	const char *host = strstr(server, "://"), *end;
+
+	if (r->api->cfg->boot_api_url[0]) {
+		snprintf(buf, size, "%s", r->api->cfg->boot_api_url);
+		return;
+	}
+	if (!r->api->tls.enabled || !host) {
+		snprintf(buf, size, "%s", server);
+		return;
+	}
+	host += 3;
+	/* host[:port][/...]: an IPv6 literal keeps its brackets. */
+	end = host[0] == '[' ? strchr(host, ']') : NULL;
+	end = end ? end + 1 : host + strcspn(host, ":/");
+	snprintf(buf, size, "https://%.*s:%u", (int)(end - host), host, r->api->port);
+}
+
 static int reply_script(struct request *r, char *text)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -92,7 +115,7 @@ int boot_script(struct request *r)
 {
 	struct api *a = r->api;
 	char mac[MAC_STR_LEN + 1], arg[64], url[300], token[AGENT_TOKEN_LEN + 1] = "", ip[INET6_ADDRSTRLEN];
-	char image[NAME_MAX_LEN + 1] = "", esc[96], cmdline[sizeof(a->cfg->kernel_cmdline) + 520];
+	char image[NAME_MAX_LEN + 1] = "", esc[96], api_url[300], cmdline[sizeof(a->cfg->kernel_cmdline) + 520];
 	struct bw_node node;
 	struct bw_image_version ver;
 	bool known, pending = false;
@@ -113,6 +136,7 @@ int boot_script(struct request *r)
 				       log_escape(arg, strlen(arg), esc, sizeof(esc)));
 	if (server_url(r, url, sizeof(url)) < 0)
 		return 0;
+	agent_api_url(r, url, api_url, sizeof(api_url));
 	client_ip(r, ip);
 	snprintf(cmdline, sizeof(cmdline), "%s", a->cfg->kernel_cmdline);
 	rc = store_node_by_mac(a->store, mac, &node);
@@ -150,6 +174,7 @@ int boot_script(struct request *r)
 	}
 	struct ipxe_vars v = {
 		.server = url,
+		.api = api_url,
 		.mac = mac,
 		.node = known ? node.name : "",
 		.token = token,
@@ -179,7 +204,7 @@ static bool plain_name(const char *s)
 	return *s && *s != '.' && strlen(s) < 128 && !strchr(s, '/') && !strchr(s, '\\');
 }
 
-/* GET /boot/agent/<vmlinuz|initrd>: the reimage agent. */
+/* GET /boot/agent/<vmlinuz|initrd|ca.cpio>: the reimage agent, and the CA its ramdisk pins. */
 int boot_agent_file(struct request *r)
 {
 	const struct config *c = r->api->cfg;
@@ -187,6 +212,14 @@ int boot_agent_file(struct request *r)
 		return api_reply_file(r, c->agent_kernel, "application/octet-stream", NULL);
 	if (str_eq(r->params[0], "initrd"))
 		return api_reply_file(r, c->agent_initrd, "application/octet-stream", NULL);
+	if (str_eq(r->params[0], "ca.cpio")) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(r->api->tls.ca_cpio_len, r->api->tls.ca_cpio,
+									    MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return api_reply_error(r, 500, "internal", NULL, "out of memory");
+		MHD_add_response_header(resp, "Content-Type", "application/x-cpio");
+		return api_reply_response(r, 200, resp);
+	}
 	return api_reply_error(r, 404, "not_found", NULL, "no such file: %s", r->path);
 }
 

@@ -113,7 +113,7 @@ int ipxe_render(const struct ipxe_templates *t, enum ipxe_script which, const st
 		{ "server", v->server }, { "mac", v->mac },	     { "mac_hyp", mac_hyp },
 		{ "node", v->node },	 { "token", v->token },	     { "image", v->image },
 		{ "version", v->version }, { "slot", v->slot },	     { "cmdline", v->cmdline },
-		{ "retry", retry },
+		{ "retry", retry },	 { "api", v->api ? v->api : v->server },
 	};
 
 	while ((open = strstr(s, "{{"))) {

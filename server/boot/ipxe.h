@@ -40,6 +40,7 @@ void ipxe_templates_free(struct ipxe_templates *t);
 
 struct ipxe_vars {
 	const char *server;  /* "http://10.77.0.1:8080" */
+	const char *api;     /* where the agent calls the API: server, or "https://10.77.0.1:8443" */
 	const char *mac;     /* aa:bb:cc:dd:ee:ff */
 	const char *node, *token, *image, *version, *slot, *cmdline;
 	unsigned retry;      /* seconds between two asks */

@@ -374,9 +374,11 @@ static void test_render_reimage(void **state)
 	text = render_ok(t, IPXE_REIMAGE, &v);
 	check_common(text);
 	expect_line(text, "echo bootwave: node web-1: loading the reimage agent");
-	expect_line(text, "kernel " SERVER "/boot/agent/vmlinuz initrd=initrd " CMDLINE " bootwave.server=" SERVER
-			  " bootwave.node=web-1 bootwave.token=" TOKEN " bootwave.mac=" MAC " || goto retry");
+	expect_line(text, "kernel " SERVER "/boot/agent/vmlinuz initrd=initrd initrd=ca " CMDLINE " bootwave.server=" SERVER
+			  " bootwave.api=" SERVER " bootwave.node=web-1 bootwave.token=" TOKEN " bootwave.mac=" MAC
+			  " || goto retry");
 	expect_line(text, "initrd --name initrd " SERVER "/boot/agent/initrd || goto retry");
+	expect_line(text, "initrd --name ca " SERVER "/boot/agent/ca.cpio || goto retry");
 	expect_line(text, "sleep 30");
 	expect_line(text, CHAIN);
 
@@ -386,8 +388,18 @@ static void test_render_reimage(void **state)
 	if (agent_cmdline_parse(kernel, strlen(kernel), &b, &bad) != 0)
 		fail_msg("the agent refuses the kernel line (%s): %s", bad ? bad : "?", kernel);
 	assert_string_equal(b.server, SERVER);
+	assert_string_equal(b.api, SERVER);
 	assert_string_equal(b.node, "web-1");
 	assert_string_equal(b.token, TOKEN);
+	free(text);
+
+	/* With TLS the agent calls the API elsewhere than it booted from. */
+	v.api = "https://10.77.0.1:8443";
+	text = render_ok(t, IPXE_REIMAGE, &v);
+	line_starting(text, "kernel ", kernel, sizeof(kernel));
+	assert_int_equal(agent_cmdline_parse(kernel, strlen(kernel), &b, &bad), 0);
+	assert_string_equal(b.server, SERVER);
+	assert_string_equal(b.api, "https://10.77.0.1:8443");
 	free(text);
 }
 
