@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "httpc.h"
 
 /* A transfer cut by the server going away (a restart) resumes with a Range
  * request, as long as bytes came within the last stall_timeout seconds. */
@@ -44,6 +45,7 @@ struct fetch {
 	char sha_hex[65];
 	char why[CURL_ERROR_SIZE + 64];
 	char errbuf[CURL_ERROR_SIZE];
+	char ca[256]; /* the CA file the server is checked with, for messages */
 };
 
 static size_t on_data(char *data, size_t sz, size_t n, void *userdata)
@@ -76,7 +78,8 @@ static size_t on_data(char *data, size_t sz, size_t n, void *userdata)
 	return len;
 }
 
-int fetch_open(const char *url, const char *token, uint64_t size, unsigned stall_timeout, struct fetch **ret)
+int fetch_open(const char *url, const char *token, const char *ca, uint64_t size, unsigned stall_timeout,
+	       struct fetch **ret)
 {
 	struct fetch *f = calloc(1, sizeof(*f));
 	char auth[300];
@@ -110,6 +113,13 @@ int fetch_open(const char *url, const char *token, uint64_t size, unsigned stall
 	curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, (long)stall_timeout);
 	curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(f->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (ca && *ca) {
+		if (httpc_curl_ca(f->easy, ca) < 0) {
+			fetch_close(f);
+			return -ENOTSUP;
+		}
+		snprintf(f->ca, sizeof(f->ca), "%s", ca);
+	}
 	if (curl_multi_add_handle(f->multi, f->easy) != CURLM_OK)
 		goto nomem;
 	*ret = f;
@@ -220,6 +230,7 @@ ssize_t fetch_read(struct fetch *f, void *buf, size_t len, const char **ret_why)
 			snprintf(f->why, sizeof(f->why), "download failed after %llu of %llu bytes: %s",
 				 (unsigned long long)f->received, (unsigned long long)f->size,
 				 f->errbuf[0] ? f->errbuf : curl_easy_strerror(f->result));
+			httpc_tls_hint((int)f->result, f->ca, f->why, sizeof(f->why));
 			return *ret_why = f->why, -EIO;
 		}
 		if (status != 200 && !(status == 206 && f->resumes)) {

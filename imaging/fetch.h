@@ -26,10 +26,12 @@ struct fetch;
 
 /*
  * Starts GET url with "Authorization: Bearer token" (token may be NULL).
- * size: the exact number of bytes expected. Nothing is transferred until
- * the first fetch_read.
+ * ca: PEM file an https server's certificate is checked with, alone (NULL
+ * or "": the system's CAs). size: the exact number of bytes expected.
+ * Nothing is transferred until the first fetch_read.
  */
-int fetch_open(const char *url, const char *token, uint64_t size, unsigned stall_timeout, struct fetch **ret);
+int fetch_open(const char *url, const char *token, const char *ca, uint64_t size, unsigned stall_timeout,
+	       struct fetch **ret);
 
 /*
  * Reads up to len bytes into buf: the count (> 0), 0 at the end (all size

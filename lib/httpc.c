@@ -17,6 +17,7 @@ struct httpc {
 	CURL *curl;
 	char base[512];
 	char auth[256];
+	char ca[512];   /* CA file the server's certificate is checked with; "": the system's */
 	long timeout_s; /* of httpc_request, whole request */
 	struct download *dl; /* during httpc_download only */
 };
@@ -46,6 +47,34 @@ struct httpc *httpc_new(const char *base, const char *token)
 	if (token && *token)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", token);
 	return c;
+}
+
+int httpc_set_ca(struct httpc *c, const char *path)
+{
+	/* Applied at each request (they start with a curl_easy_reset). */
+	if (str_copy(c->ca, sizeof(c->ca), path ? path : "") < 0)
+		return -ENAMETOOLONG;
+	return httpc_curl_ca(c->curl, c->ca);
+}
+
+int httpc_curl_ca(void *curl, const char *path)
+{
+	if (!path || !*path)
+		return 0;
+	/* Only this CA: not the system's as well (no CA directory). */
+	if (curl_easy_setopt(curl, CURLOPT_CAINFO, path) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_CAPATH, NULL) != CURLE_OK)
+		return -ENOTSUP;
+	return 0;
+}
+
+void httpc_tls_hint(int curl_code, const char *ca, char *err, size_t size)
+{
+	size_t n = strlen(err);
+	if (curl_code != CURLE_PEER_FAILED_VERIFICATION && curl_code != CURLE_SSL_CACERT_BADFILE)
+		return;
+	snprintf(err + n, size - n, " (the server's certificate was checked against %s%s)",
+		 ca && *ca ? "the CA in " : "the system's CAs", ca && *ca ? ca : "");
 }
 
 void httpc_set_timeout(struct httpc *c, unsigned seconds)
@@ -166,6 +195,7 @@ static int perform(struct httpc *c, const char *method, const char *path, struct
 	}
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	httpc_curl_ca(c->curl, c->ca);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, reply->err);
 	rc = curl_easy_perform(c->curl);
 	curl_slist_free_all(hdrs);
@@ -173,6 +203,7 @@ static int perform(struct httpc *c, const char *method, const char *path, struct
 	if (rc != CURLE_OK) {
 		if (!reply->err[0])
 			snprintf(reply->err, sizeof(reply->err), "%s", curl_easy_strerror(rc));
+		httpc_tls_hint((int)rc, c->ca, reply->err, sizeof(reply->err));
 		/* The server may have answered before the upload ended (e.g. 413). */
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &reply->status);
 		if (!reply->status)

@@ -26,6 +26,15 @@ void httpc_free(struct httpc *c);
 /* The limit of one httpc_request, connection included (default 120 s; 0
  * restores it). Uploads are bounded by their stall detection instead. */
 void httpc_set_timeout(struct httpc *c, unsigned seconds);
+/*
+ * Checks the server's certificate against the CA (PEM) in path only, not
+ * the system's; NULL or "": the system's CAs (the default).
+ */
+int httpc_set_ca(struct httpc *c, const char *path);
+/* The same for a libcurl easy handle of another module (imaging/fetch.c). */
+int httpc_curl_ca(void *curl, const char *path);
+/* Appends to err, after a failed certificate check (curl_code), which CA it was checked against. */
+void httpc_tls_hint(int curl_code, const char *ca, char *err, size_t size);
 
 struct httpc_reply {
 	long status;     /* HTTP status, 0 if no reply came */

@@ -8,11 +8,15 @@
 
 #include <stdbool.h>
 
+/* Where the ramdisk holds the appliance's CA (the reimage script's ca.cpio). */
+#define AGENT_CA_FILE "/etc/bootwave/ca.pem"
+
 struct agent_opts {
 	const char *cmdline;  /* file holding the kernel command line */
 	const char *devroot;  /* prefix of device paths ("" in production; a directory in tests) */
 	bool no_reboot;       /* exit instead of rebooting when done */
 	unsigned retry_s;     /* how long to retry reaching the server, in seconds */
+	const char *ca;       /* CA (PEM) an https API is checked with, alone (NULL: AGENT_CA_FILE if present) */
 	/* heartbeat */
 	unsigned interval;    /* 0: as the server says */
 	const char *probe;    /* shell command, or http(s):// URL, or NULL */

@@ -13,6 +13,7 @@ static const struct {
 	size_t offset, size;
 } params[] = {
 	{ "bootwave.server", offsetof(struct agent_boot, server), AGENT_URL_MAX },
+	{ "bootwave.api", offsetof(struct agent_boot, api), AGENT_URL_MAX },
 	{ "bootwave.node", offsetof(struct agent_boot, node), 64 },
 	{ "bootwave.token", offsetof(struct agent_boot, token), AGENT_TOKEN_MAX },
 	{ "bootwave.hbtoken", offsetof(struct agent_boot, hbtoken), AGENT_TOKEN_MAX },
@@ -84,9 +85,11 @@ int agent_cmdline_parse(const char *cmdline, size_t len, struct agent_boot *ret,
 			*ret_bad = !b.server[0] ? "bootwave.server" : "bootwave.node";
 		return -ENOENT;
 	}
-	if (!url_ok(b.server) || !name_valid(b.node)) {
+	if (!b.api[0])
+		memcpy(b.api, b.server, sizeof(b.api));
+	if (!url_ok(b.server) || !url_ok(b.api) || !name_valid(b.node)) {
 		if (ret_bad)
-			*ret_bad = !url_ok(b.server) ? "bootwave.server" : "bootwave.node";
+			*ret_bad = !url_ok(b.server) ? "bootwave.server" : !url_ok(b.api) ? "bootwave.api" : "bootwave.node";
 		return -EINVAL;
 	}
 	*ret = b;

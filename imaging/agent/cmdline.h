@@ -3,6 +3,7 @@
  * The agent's boot parameters, from the kernel command line that the iPXE
  * script of bootwaved writes:
  *   bootwave.server=http://10.77.0.1:8080 bootwave.node=web-1 bootwave.token=...
+ *   [bootwave.api=https://10.77.0.1:8443]
  * (the installed OS gets bootwave.hbtoken=... instead of bootwave.token)
  * Values may be double-quoted as the kernel allows ("a b").
  */
@@ -15,7 +16,8 @@
 #define AGENT_TOKEN_MAX 128
 
 struct agent_boot {
-	char server[AGENT_URL_MAX];
+	char server[AGENT_URL_MAX];    /* where the machine booted from */
+	char api[AGENT_URL_MAX];       /* where the reimage agent calls the API (bootwave.api; default server) */
 	char node[64];
 	char token[AGENT_TOKEN_MAX];   /* one-time token of a reimage task */
 	char hbtoken[AGENT_TOKEN_MAX]; /* heartbeat token of this boot of the installed OS */

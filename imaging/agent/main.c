@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bootwave-agent [--cmdline FILE] boot-params\n"
-		   "       bootwave-agent [--cmdline FILE] [--devroot DIR] [--no-reboot] [--retry SECONDS] reimage\n"
+		   "       bootwave-agent [--cmdline FILE] [--devroot DIR] [--no-reboot] [--retry SECONDS] [--ca FILE] reimage\n"
 		   "       bootwave-agent [--cmdline FILE] [--interval SECONDS] [--probe COMMAND|URL] [--grace SECONDS]\n"
 		   "                      [--host-key FILE] [--authorized-keys FILE] [--once] heartbeat\n"
 		   "       bootwave-agent --version\n"
@@ -26,6 +26,8 @@ static void usage(FILE *f)
 		   "  --devroot    prefix of device paths (tests: disks are files under DIR)\n"
 		   "  --no-reboot  exit when done instead of rebooting\n"
 		   "  --retry      how long to keep trying to reach the server (default 300)\n"
+		   "  --ca         the only CA an https API is trusted with (default " AGENT_CA_FILE " if it exists,\n"
+		   "               else the system's CAs)\n"
 		   "  --interval   seconds between heartbeats (default: as the server says, else 15)\n"
 		   "  --probe      health probe: a shell command (exit 0 = healthy) or an http(s) URL (2xx)\n"
 		   "  --grace      seconds a failing probe still counts as Initializing (default 120)\n"
@@ -55,7 +57,7 @@ static int boot_params(const char *path)
 			r == -ENOENT ? "is missing" : "is malformed or too long");
 		return 1;
 	}
-	printf("server=%s\nnode=%s\ntoken=%s\nhbtoken=%s\n", boot.server, boot.node, boot.token[0] ? "(set)" : "(none)",
+	printf("server=%s\napi=%s\nnode=%s\ntoken=%s\nhbtoken=%s\n", boot.server, boot.api, boot.node, boot.token[0] ? "(set)" : "(none)",
 	       boot.hbtoken[0] ? "(set)" : "(none)");
 	return 0;
 }
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' }, { "probe", required_argument, NULL, 'p' },
 		{ "grace", required_argument, NULL, 'g' },   { "once", no_argument, NULL, 'o' },
 		{ "host-key", required_argument, NULL, 'k' }, { "authorized-keys", required_argument, NULL, 'a' },
+		{ "ca", required_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },       { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +96,7 @@ int main(int argc, char **argv)
 		case 'p': o.probe = optarg; break;
 		case 'k': o.host_key = optarg; break;
 		case 'a': o.authorized_keys = optarg; break;
+		case 'C': o.ca = optarg; break;
 		case 'r':
 		case 'i':
 		case 'g':

@@ -67,6 +67,7 @@ struct job {
 	const struct agent_opts *o;
 	struct agent_boot boot;
 	struct httpc *hc;
+	const char *ca;      /* the CA the API is checked with; NULL: the system's */
 	struct task t;
 	char stage[24];
 	char reason[768];
@@ -183,10 +184,10 @@ static int parse_task(struct job *j, json_t *o)
 			   : 60;
 	if (t->stall < 1 || t->stall > 3600)
 		t->stall = 60;
-	if (!url || url[0] != '/' || strlen(url) + strlen(j->boot.server) >= sizeof(t->artifact_url))
+	if (!url || url[0] != '/' || strlen(url) + strlen(j->boot.api) >= sizeof(t->artifact_url))
 		return fail(j, -EINVAL, "the task's artifact_url is invalid");
-	memcpy(t->artifact_url, j->boot.server, strlen(j->boot.server));
-	memcpy(t->artifact_url + strlen(j->boot.server), url, strlen(url) + 1);
+	memcpy(t->artifact_url, j->boot.api, strlen(j->boot.api));
+	memcpy(t->artifact_url + strlen(j->boot.api), url, strlen(url) + 1);
 	return 0;
 }
 
@@ -594,7 +595,7 @@ static int do_task(struct job *j)
 		return r;
 	set_stage(j, "writing");
 	progress(j, 0, true);
-	if ((r = fetch_open(j->t.artifact_url, j->boot.token, j->t.m.artifact.size, j->t.stall, &f)) < 0)
+	if ((r = fetch_open(j->t.artifact_url, j->boot.token, j->ca, j->t.m.artifact.size, j->t.stall, &f)) < 0)
 		return fail(j, r, "cannot start the download: %s", strerror(-r));
 	r = str_eq(j->t.m.format, "raw") ? write_raw(j, f) : write_tar(j, f);
 	if (r == 0) {
@@ -667,10 +668,22 @@ int agent_reimage(const struct agent_opts *o)
 		say("%s: %s %s", o->cmdline, bad ? bad : "bootwave.token", r == -EINVAL ? "is malformed" : "is missing");
 		return 2;
 	}
-	if (!(j.hc = httpc_new(j.boot.server, j.boot.token))) {
+	j.ca = o->ca ? o->ca : access(AGENT_CA_FILE, F_OK) == 0 ? AGENT_CA_FILE : NULL;
+	if (j.ca && access(j.ca, R_OK) < 0) {
+		say("cannot read the CA %s: %s", j.ca, strerror(errno));
+		return 2;
+	}
+	if (!(j.hc = httpc_new(j.boot.api, j.boot.token))) {
 		say("out of memory");
 		return 1;
 	}
+	if (httpc_set_ca(j.hc, j.ca) < 0) {
+		say("this libcurl cannot check the API with %s", j.ca);
+		httpc_free(j.hc);
+		return 1;
+	}
+	if (strncmp(j.boot.api, "https://", 8) == 0)
+		say("API %s over TLS, checked with %s", j.boot.api, j.ca ? j.ca : "the system's CAs");
 	snprintf(j.stage, sizeof(j.stage), "task");
 	if ((r = fetch_task(&j)) < 0) {
 		/* Nothing to report to: the next boot asks the server again. */

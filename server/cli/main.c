@@ -16,6 +16,7 @@ struct settings {
 	char url[512];
 	char token[256];
 	char token_file[512];
+	char ca[512];
 	char bad[128];
 };
 
@@ -30,6 +31,8 @@ static int on_conf(void *user, const char *section, const char *name, const char
 		return str_copy(s->token, sizeof(s->token), value) == 0;
 	if (str_eq(name, "token_file"))
 		return str_copy(s->token_file, sizeof(s->token_file), value) == 0;
+	if (str_eq(name, "ca"))
+		return str_copy(s->ca, sizeof(s->ca), value) == 0;
 bad:
 	snprintf(s->bad, sizeof(s->bad), "[%s] %s", section, name);
 	return 0;
@@ -83,6 +86,8 @@ static void usage(FILE *f)
 		"  -u, --url URL          server (env BOOTWAVE_URL; default " DEFAULT_URL ")\n"
 		"  -t, --token-file FILE  file holding the API token (env BOOTWAVE_TOKEN holds the token itself)\n"
 		"  -c, --config FILE      config file (env BOOTWAVE_CONFIG; default ~/.config/bootwave/cli.conf)\n"
+		"      --ca FILE          the only CA (PEM) an https server is trusted with (env BOOTWAVE_CA;\n"
+		"                         default: the system's CAs)\n"
 		"  -o, --output FORMAT    table (default) or json\n"
 		"  -q, --quiet            print only what was asked for\n"
 		"\n"
@@ -134,6 +139,7 @@ int main(int argc, char **argv)
 		{ "url", required_argument, NULL, 'u' },
 		{ "token-file", required_argument, NULL, 't' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "ca", required_argument, NULL, 'C' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -142,7 +148,7 @@ int main(int argc, char **argv)
 	};
 	struct settings s = { .url = "" };
 	struct cli c = { .out = OUT_TABLE };
-	const char *url = NULL, *token_file = NULL, *conf = getenv("BOOTWAVE_CONFIG"), *env;
+	const char *url = NULL, *token_file = NULL, *ca = NULL, *conf = getenv("BOOTWAVE_CONFIG"), *env;
 	char home_conf[512];
 	int opt, r;
 
@@ -152,6 +158,7 @@ int main(int argc, char **argv)
 		case 'u': url = optarg; break;
 		case 't': token_file = optarg; break;
 		case 'c': conf = optarg; break;
+		case 'C': ca = optarg; break;
 		case 'o':
 			if (set_output(&c, optarg) < 0)
 				return EXIT_USAGE;
@@ -186,7 +193,7 @@ int main(int argc, char **argv)
 		if (line > 0) {
 			usage_error("%s:%d: %s", conf, line, s.bad[0] ? s.bad : "syntax error");
 			if (s.bad[0])
-				fprintf(stderr, "  (known keys: url, token, token_file)\n");
+				fprintf(stderr, "  (known keys: url, token, token_file, ca)\n");
 			return EXIT_USAGE;
 		}
 	}
@@ -210,11 +217,26 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (ca)
+		snprintf(s.ca, sizeof(s.ca), "%s", ca);
+	else if ((env = getenv("BOOTWAVE_CA")) && *env)
+		snprintf(s.ca, sizeof(s.ca), "%s", env);
+	if (s.ca[0] && access(s.ca, R_OK) < 0) {
+		usage_error("%s%s: cannot read the CA %s: %s", ca ? "--ca" : getenv("BOOTWAVE_CA") ? "BOOTWAVE_CA" : "ca",
+			    ca || getenv("BOOTWAVE_CA") ? "" : " (config)", s.ca, strerror(errno));
+		return EXIT_USAGE;
+	}
+
 	c.url = s.url;
 	c.http = httpc_new(s.url, s.token);
 	explicit_bzero(s.token, sizeof(s.token));
 	if (!c.http) {
 		usage_error("bad server URL \"%s\"", s.url);
+		return EXIT_USAGE;
+	}
+	if (httpc_set_ca(c.http, s.ca) < 0) {
+		usage_error("this libcurl cannot check the server with the CA %s", s.ca);
+		httpc_free(c.http);
 		return EXIT_USAGE;
 	}
 

@@ -105,6 +105,22 @@ static void test_missing(void **state)
 	expect_err("bootwave.server= bootwave.node=n", -ENOENT, "bootwave.server");
 	expect_err("bootwave.server bootwave.node=n", -ENOENT, "bootwave.server");
 	expect_err("bootwave.server=http://s bootwave.node=", -ENOENT, "bootwave.node");
+	/* bootwave.api is optional, but must be a URL when present. */
+	expect_err("bootwave.server=http://s bootwave.node=n bootwave.api=ftp://s", -EINVAL, "bootwave.api");
+	expect_err("bootwave.server=http://s bootwave.node=n bootwave.api=https://", -EINVAL, "bootwave.api");
+}
+
+/* bootwave.api: where the reimage agent calls the API; the boot URL when absent. */
+static void test_api_url(void **state)
+{
+	struct agent_boot b;
+	(void)state;
+	assert_int_equal(agent_cmdline_parse("bootwave.server=http://s:80 bootwave.node=n", 43, &b, NULL), 0);
+	assert_string_equal(b.api, "http://s:80");
+	const char *l = "bootwave.server=http://s:80 bootwave.api=https://s:8443 bootwave.node=n";
+	assert_int_equal(agent_cmdline_parse(l, strlen(l), &b, NULL), 0);
+	assert_string_equal(b.server, "http://s:80");
+	assert_string_equal(b.api, "https://s:8443");
 }
 
 static void test_too_long(void **state)
@@ -236,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_values),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_api_url),
 		cmocka_unit_test(test_bad_server),
 		cmocka_unit_test(test_bad_node),
 		cmocka_unit_test(test_unknown_words_ignored),
