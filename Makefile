@@ -19,7 +19,7 @@ PKG_CONFIG ?= pkg-config
 BUILD := build
 
 PKGS := libmicrohttpd jansson sqlite3 libcurl libcrypto inih libnl-3.0 libnl-route-3.0 \
-	libarchive zlib libzstd libfreeipmi libssh2
+	libarchive zlib libzstd libfreeipmi libssh2 libseccomp
 
 # Library flags come from pkg-config once the Debian packages are in: the
 # rule below installs them (idempotently) and records the flags, and make
@@ -40,7 +40,7 @@ BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
-SERVER_SRCS := server/config.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
+SERVER_SRCS := server/config.c server/sandbox.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
 	$(wildcard server/orch/*.c) $(wildcard hw/*.c) $(BUILD)/gen/web_assets.c
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)

@@ -21,6 +21,7 @@ struct config {
 	/* [daemon] */
 	char state_dir[CONFIG_PATH_MAX];
 	char log_level[8];
+	char user[64];      /* the sandboxed parts' account (server/sandbox.h) */
 	/* [api] */
 	char listen[128];   /* as written */
 	char listen_host[64]; /* parsed from listen */

@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "store.h"
+#include "tftp_proc.h"
 
 #define DEFAULT_CONFIG "/etc/bootwave/bootwaved.conf"
 
@@ -42,6 +43,9 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int opt, r, sig;
 
+	/* The TFTP server's own process (server/boot/tftp_proc.h). */
+	if (argc > 1 && strcmp(argv[1], "--sandboxed-tftp") == 0)
+		return tftp_proc_main(argc, argv);
 	while ((opt = getopt(argc, argv, "c:np:Vh")) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;

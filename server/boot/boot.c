@@ -15,6 +15,7 @@
 #include "log.h"
 #include "netif.h"
 #include "tftp.h"
+#include "tftp_proc.h"
 #include "util.h"
 
 #define TFTP_PORT 69
@@ -22,7 +23,7 @@
 struct boot {
 	struct evloop *ev;
 	struct dhcp_server *dhcp;
-	struct tftp_server *tftp;
+	struct tftp_proc *tftp; /* the TFTP server, in its own sandboxed process */
 	pthread_t thread;
 	bool running;
 };
@@ -110,24 +111,14 @@ int boot_start(const struct config *cfg, struct store *store, uint16_t api_port,
 	if (dc.mode != DHCP_MODE_OFF && (r = dhcp_server_new(b->ev, store, &dc, &b->dhcp)) < 0)
 		goto fail;
 	if (cfg->tftp_enabled) {
-		struct tftp_config tc;
 		int fd = udp_socket(cfg->boot_interface, TFTP_PORT);
 		if (fd < 0) {
 			r = fd;
 			log_error("tftp: cannot listen on %s port %d: %s", cfg->boot_interface, TFTP_PORT, strerror(-r));
 			goto fail;
 		}
-		tftp_config_default(&tc);
-		tc.root = cfg->firmware_dir;
-		tc.max_transfers = (unsigned)cfg->tftp_max_transfers;
-		tc.timeout_ms = (unsigned)cfg->tftp_timeout_ms;
-		tc.retries = (unsigned)cfg->tftp_retries;
-		tc.max_blksize = (unsigned)cfg->tftp_max_blksize;
-		tc.max_windowsize = (unsigned)cfg->tftp_max_windowsize;
-		if ((r = tftp_server_new(b->ev, fd, &tc, &b->tftp)) < 0) {
-			log_error("tftp: cannot serve %s: %s", cfg->firmware_dir, strerror(-r));
+		if ((r = tftp_proc_start(b->ev, fd, cfg, &b->tftp)) < 0)
 			goto fail;
-		}
 		log_info("tftp: serving %s on %s port %d", cfg->firmware_dir, cfg->boot_interface, TFTP_PORT);
 	}
 	if ((r = -pthread_create(&b->thread, NULL, run, b)) < 0)
@@ -149,7 +140,7 @@ void boot_stop(struct boot *b)
 		pthread_join(b->thread, NULL);
 	}
 	dhcp_server_free(b->dhcp);
-	tftp_server_free(b->tftp);
+	tftp_proc_stop(b->tftp);
 	evloop_free(b->ev);
 	free(b);
 }
