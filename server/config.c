@@ -433,6 +433,11 @@ int config_load(const char *path, struct config *ret, char *err, size_t errsize)
 			 c.tls_cert[0] ? "tls_key" : "tls_cert", c.tls_cert[0] ? "tls_cert" : "tls_key");
 		return -EINVAL;
 	}
+	if (c.boot_api_url[0] && strncmp(c.boot_api_url, "http://", 7) != 0 && strncmp(c.boot_api_url, "https://", 8) != 0) {
+		snprintf(err, errsize, "%s: [boot] api_url = \"%s\": expected an http:// or https:// URL", path ? path : "defaults",
+			 c.boot_api_url);
+		return -EINVAL;
+	}
 	if (!c.tls_cert[0] && (c.tls_ca[0] || c.boot_http_listen[0])) {
 		snprintf(err, errsize, "%s: [%s] %s: only with TLS ([api] tls_cert and tls_key)", path ? path : "defaults",
 			 c.tls_ca[0] ? "api" : "boot", c.tls_ca[0] ? "tls_ca" : "http_listen");

@@ -42,7 +42,8 @@ static int server_url(struct request *r, char *buf, size_t size)
 		return api_reply_error(r, 400, "invalid_parameter", "Host",
 				       "a Host header of host[:port] is needed to write boot scripts"),
 		       -EINVAL;
-	snprintf(buf, size, "http://%s", host);
+	/* The scheme the request came with: https on the API's listener under TLS. */
+	snprintf(buf, size, "%s://%s", r->api->tls.enabled && !r->plain ? "https" : "http", host);
 	return 0;
 }
 

@@ -58,6 +58,10 @@ conf_err "boot listener without TLS" "[boot] http_listen: only with TLS" <<EOF
 [boot]
 http_listen = 127.0.0.1:$BOOT_PORT
 EOF
+conf_err "an api_url that is not a URL" '[boot] api_url = "ftp://x": expected an http:// or https:// URL' <<EOF
+[boot]
+api_url = ftp://x
+EOF
 cp "$P/server.key" "$P/open.key"
 chmod 644 "$P/open.key"
 start_err "key readable by others" "tls_key $P/open.key: readable by others" <<EOF
@@ -112,6 +116,8 @@ check_contains "a CA file that is not there" "--ca: cannot read the CA $P/nope.p
 export BOOTWAVE_CA=$P/ca.pem
 
 # curl, the peer: HTTPS with the CA; plain HTTP and TLS 1.1 get no answer.
+check_contains "boot files over the TLS port: an https script" "chain --replace https://127.0.0.1:${URL##*:}/boot/" \
+	"$(curl -s --cacert "$P/ca.pem" "$URL/boot.ipxe")"
 check_eq "curl over HTTPS" "200" "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$P/ca.pem" "$URL/ui/")"
 check_eq "plain HTTP on the TLS port" "000" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$(cat "$T/port")/api/v1" || true)"
 check_eq "TLS 1.1 refused" "000" \
