@@ -101,6 +101,10 @@ static int make_cpio(const char *ca, uint8_t **ret, size_t *ret_len)
 		r = -EIO;
 		goto out;
 	}
+	/* The next initrd must start at a multiple of 4 bytes (the agent's one
+	 * follows end to end under UEFI): newc pads every entry so, but make sure. */
+	while (used % 4 && used < cap)
+		buf[used++] = 0;
 	*ret = buf;
 	*ret_len = used;
 	buf = NULL;

@@ -131,6 +131,7 @@ done
 check_eq "refusal names the code" "tls_required" "$(jq -r .error.code <"$T/body")"
 check_contains "refusal names the API port" "HTTPS on port ${URL##*:}" "$(jq -r .error.message <"$T/body")"
 curl -sf "$BOOT_URL/boot/agent/ca.cpio" >"$T/ca.cpio"
+check_eq "ca.cpio's length is a multiple of 4 (the agent's initrd follows it)" 0 $(($(stat -c %s "$T/ca.cpio") % 4))
 (cd "$T" && mkdir -p unpacked && cd unpacked && cpio -id --quiet <"$T/ca.cpio")
 check_eq "ca.cpio holds the CA at etc/bootwave/ca.pem" "$(cat "$P/ca.pem")" "$(cat "$T/unpacked/etc/bootwave/ca.pem")"
 
@@ -153,7 +154,7 @@ boot_cmdline() {
 bw_rc 0 node reimage t1 --image os --version r1
 boot_cmdline
 check_contains "the script boots from the boot listener" "kernel $BOOT_URL/boot/agent/vmlinuz" "$(cat "$T/script")"
-check_contains "the script loads the CA as a second initrd" "initrd --name ca $BOOT_URL/boot/agent/ca.cpio" "$(cat "$T/script")"
+check_contains "the script loads the CA as the first initrd" "initrd --name ca $BOOT_URL/boot/agent/ca.cpio" "$(grep '^initrd' "$T/script" | head -1)"
 check_contains "the agent is told the API's https URL" "bootwave.api=$URL " "$(cat "$T/cmdline")"
 agent() { # agent CA: $ARC, $ALOG
 	ARC=0

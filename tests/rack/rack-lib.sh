@@ -79,8 +79,33 @@ node_bmc() {
 	ipmi_bmc "$d/bmc" "$(bmc_port "$1")" "$BMC_PW" $(node_qemu_args "$1")
 }
 
+# rack_tls_conf: a CA and a certificate for the bridge's address (openssl),
+# the API on HTTPS, and plain HTTP for booting machines on a port of its own:
+# the agents then call the API over HTTPS with the CA from their ca.cpio.
+rack_tls_conf() {
+	local p=$T/pki
+	mkdir -p "$p"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=rack-ca \
+		-keyout "$p/ca.key" -out "$p/ca.pem" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bootwaved \
+		-keyout "$p/server.key" -out "$p/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:%s.1\n' "$RACK_NET" >"$p/san.ext"
+	openssl x509 -req -in "$p/server.csr" -CA "$p/ca.pem" -CAkey "$p/ca.key" -CAcreateserial -days 2 \
+		-extfile "$p/san.ext" -out "$p/server.pem" 2>/dev/null
+	chmod 600 "$p"/*.key
+	cat >>"$CONF" <<EOF
+[api]
+tls_cert = $p/server.pem
+tls_key = $p/server.key
+tls_ca = $p/ca.pem
+[boot]
+http_listen = 0.0.0.0:0
+EOF
+}
+
 # rack_up N UEFI: the namespace, bootwaved, N nodes' disks and BMCs (all off);
 # node UEFI (0: none) boots OVMF.
+# RACK_TLS=1: the API over TLS (rack_tls_conf).
 rack_up() {
 	local i
 	RACK_N=$1
@@ -97,7 +122,13 @@ heartbeat_interval = 5
 interval = 1
 reimage_timeout = 900
 EOF
+	[ "${RACK_TLS:-0}" = 1 ] && rack_tls_conf
 	start_daemon
+	if [ "${RACK_TLS:-0}" = 1 ]; then
+		# The CLI over HTTPS to the bridge's address (the certificate's), trusting the test CA only.
+		URL="https://$RACK_NET.1:${URL##*:}"
+		export BOOTWAVE_URL=$URL BOOTWAVE_CA=$T/pki/ca.pem
+	fi
 	for i in $(seq "$RACK_N"); do
 		node_disks "$i"
 		node_bmc "$i" || { fail "BMC of node $i did not start"; exit 1; }

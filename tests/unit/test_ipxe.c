@@ -374,7 +374,7 @@ static void test_render_reimage(void **state)
 	text = render_ok(t, IPXE_REIMAGE, &v);
 	check_common(text);
 	expect_line(text, "echo bootwave: node web-1: loading the reimage agent");
-	expect_line(text, "kernel " SERVER "/boot/agent/vmlinuz initrd=initrd initrd=ca " CMDLINE " bootwave.server=" SERVER
+	expect_line(text, "kernel " SERVER "/boot/agent/vmlinuz initrd=ca initrd=initrd " CMDLINE " bootwave.server=" SERVER
 			  " bootwave.api=" SERVER " bootwave.node=web-1 bootwave.token=" TOKEN " bootwave.mac=" MAC
 			  " || goto retry");
 	expect_line(text, "initrd --name initrd " SERVER "/boot/agent/initrd || goto retry");
