@@ -2,7 +2,7 @@
 /*
  * TLS of the API: the certificate and key of [api] tls_cert/tls_key, checked
  * at start, and the cpio archive that pins the CA in the agent's ramdisk
- * (served at /boot/agent/ca.cpio, loaded by the reimage script as a second
+ * (served at /boot/agent/ca.cpio, loaded by the reimage script as the first
  * initrd). Without TLS the archive holds no certificate.
  */
 #ifndef BW_API_TLS_H
