@@ -178,11 +178,17 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st = NULL;
 	int64_t now = s->now(), node = 0, task = 0;
+	bool first = false;
 	int rc, r = -EACCES;
 
+	/*
+	 * A read, and a write only at the first use: a heartbeat token is used
+	 * every interval for a whole boot, and an UPDATE that changes nothing
+	 * would still cost a commit (an fsync) each time.
+	 */
 	rc = store_prepare(s,
-				"UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2"
-				" AND purpose = ?3 AND expires_at > ?1 RETURNING node_id, coalesce(task_id, 0)", -1, &st);
+			   "SELECT node_id, coalesce(task_id, 0), used_at IS NULL FROM agent_tokens WHERE hash = ?2"
+			   " AND purpose = ?3 AND expires_at > ?1", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, now);
@@ -192,12 +198,15 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	if (rc == SQLITE_ROW) {
 		node = sqlite3_column_int64(st, 0);
 		task = sqlite3_column_int64(st, 1);
+		first = sqlite3_column_int(st, 2) != 0;
 		r = 0;
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
 	store_release(s, st);
+	if (r == 0 && first)
+		r = run(s, "UPDATE agent_tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL", "ib", now, hash);
 	if (r == 0) {
 		*ret_node = node;
 		if (ret_task)
