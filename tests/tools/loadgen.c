@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "latency.h"
@@ -492,6 +493,43 @@ static double rss_mib(int pid)
 	return kb < 0 ? -1 : kb / 1024.0;
 }
 
+/* CPU seconds (user + system) of process pid so far, from /proc; -1 if unreadable. */
+static double proc_cpu_s(int pid)
+{
+	char path[64], text[1024], *p;
+	unsigned long long ut, st;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* After the command's closing parenthesis: state, then fields 4.. ; utime and stime are 14 and 15. */
+	if (!(p = strrchr(text, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The first three figures of /proc/loadavg with a newline (the machine is shared: say how busy it was). */
+static const char *loadavg(void)
+{
+	static char buf[64];
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	snprintf(buf, sizeof(buf), "?\n");
+	if (f) {
+		double a, b, c;
+		if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+			snprintf(buf, sizeof(buf), "%.1f %.1f %.1f\n", a, b, c);
+		fclose(f);
+	}
+	return buf;
+}
+
 static void rss_sample(struct run *r, double t)
 {
 	if (r->pid <= 0 || r->rss_n >= sizeof(r->rss_t) / sizeof(r->rss_t[0]))
@@ -577,7 +615,7 @@ static int run_main(struct run *r)
 	double t0, end, hb_due, next_rss, next_progress, drain_until;
 	uint64_t last_sent = 0;
 	int running = 0, left, verdict = 0;
-	double win, ref, last;
+	double win, ref, last, cpu0 = r->pid > 0 ? proc_cpu_s(r->pid) : -1, my0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 
 	if (!cl || !(r->multi = curl_multi_init()))
 		return 1;
@@ -667,6 +705,10 @@ static int run_main(struct run *r)
 	}
 	rss_sample(r, now_s() - t0);
 	drain_until = now_s() - end;
+	if (r->pid > 0)
+		printf("CPU: bootwaved %.1f s (%.0f%% of one core), loadgen %.1f s, over %u s; load average %s", proc_cpu_s(r->pid) - cpu0,
+		       (proc_cpu_s(r->pid) - cpu0) * 100.0 / (now_s() - t0), clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - my0,
+		       r->seconds, loadavg());
 
 	for (int k = 0; k < K_N; k++)
 		lat_sort(r->st[k].v, r->st[k].n);
