@@ -7,6 +7,7 @@
 #                   virtual rack and the demo (make rack)
 #   make demo       the main job: a virtual rack reimaged and upgraded (README.md)
 #   make bench      the benchmarks of tests/bench/
+#   make load       the load test of tests/load/ (5 minutes)
 #
 # Every variant (release, asan) gets the same rules from one template, in its
 # own directory under build/, so both can be built by one make invocation.
@@ -136,13 +137,18 @@ $(BUILD)/$(1)/tests/httpload: $(BUILD)/$(1)/obj/tests/tools/httpload.o
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
+# The client of the load test (tests/load/run).
+$(BUILD)/$(1)/tests/loadgen: $(BUILD)/$(1)/obj/tests/tools/loadgen.o $(BUILD)/$(1)/libbw.a
+	@mkdir -p $$(@D)
+	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+
 $(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
-$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend tftpc httpload hwctl redfish_sim $(FUZZ_NAMES) $(BENCH_NAMES))
+$(1)_TOOLS := $(addprefix $(BUILD)/$(1)/tests/,tftpd_test udpsend tftpc httpload loadgen hwctl redfish_sim $(FUZZ_NAMES) $(BENCH_NAMES))
 
 .PHONY: build-$(1) unit-$(1) integration-$(1) check-$(1)
 build-$(1): $$($(1)_BINS) $$($(1)_UNITS) $$($(1)_TOOLS)
@@ -231,6 +237,13 @@ tests/web/node_modules/.package-lock.json: tests/web/package.json tests/web/pack
 bench: all $(FIRMWARE)/.stamp $(addprefix $(BUILD)/release/tests/,$(BENCH_NAMES) tftpc httpload)
 	@scripts/setup-deps bench
 	tests/bench/run $(BUILD)/release/bin
+
+# The load test (tests/load/run, issue 11): the release bootwaved with 1,000
+# nodes heartbeating every second, 64 image downloads and 8 console-like API
+# clients for 5 minutes (LOAD_SECONDS to change); not part of check.
+.PHONY: load
+load: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/tests/loadgen $(FIRMWARE)/.stamp | deps-test
+	tests/load/run $(BUILD)/release/bin
 
 RACK_DEPS := all $(FIRMWARE)/.stamp $(BUILD)/release/rootfs/initrd-agent.gz $(OS_IMAGES)
 demo: $(RACK_DEPS) | deps-test

@@ -42,6 +42,8 @@ static const struct key keys[] = {
 	K("api", "tls_ca", K_OPTPATH, tls_ca, 0, 0, "",
 	  "PEM certificate the agent's ramdisk pins to verify the API (empty: tls_cert)"),
 	K("api", "threads", K_INT, threads, 1, 256, "4", "HTTP worker threads"),
+	K("api", "max_connections", K_INT, max_connections, 64, 1000000, "10000",
+	  "HTTP connections open at once on a listener (every node's heartbeat agent keeps one open)"),
 	K("api", "max_body", K_SIZE, max_body, 1024, 64LL << 20, "1M", "largest JSON request body"),
 	K("api", "max_upload", K_SIZE, max_upload, 1024, 1LL << 42, "64G", "largest image artifact"),
 	K("api", "max_custom_data", K_SIZE, max_custom_data, 1, 16LL << 20, "64K",

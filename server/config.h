@@ -27,6 +27,7 @@ struct config {
 	char listen_host[64]; /* parsed from listen */
 	int64_t listen_port;
 	int64_t threads;
+	int64_t max_connections; /* open HTTP connections, per listener */
 	int64_t max_body;   /* bytes of a JSON request body */
 	int64_t max_upload; /* bytes of one image artifact */
 	int64_t max_custom_data; /* bytes of the custom data of one pool or node */

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "api.h"
@@ -18,6 +19,26 @@
 #include "tftp_proc.h"
 
 #define DEFAULT_CONFIG "/etc/bootwave/bootwaved.conf"
+
+/*
+ * Raises the soft limit of open files to what [api] max_connections needs on
+ * both listeners, within the hard limit: the usual soft default (1024) is
+ * reached by a thousand nodes' heartbeat connections. Warns when the hard
+ * limit is lower.
+ */
+static void raise_nofile(const struct config *c)
+{
+	rlim_t need = (rlim_t)c->max_connections * 2 + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
+		log_warn("open files limited to %llu: fewer than [api] max_connections = %lld connections may be served "
+			 "(raise LimitNOFILE)",
+			 (unsigned long long)rl.rlim_cur, (long long)c->max_connections);
+}
 
 static void usage(FILE *f)
 {
@@ -76,6 +97,7 @@ int main(int argc, char **argv)
 	log_set_level(lvl);
 	umask(077); /* the store holds sealed secrets and token hashes */
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(&cfg);
 
 	if ((r = mkdir_p(cfg.state_dir, 0750)) < 0) {
 		log_error("cannot create state_dir %s: %s", cfg.state_dir, strerror(-r));

@@ -716,6 +716,10 @@ static int start_listener(struct api *a, const char *listen, const char *host, i
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
+				/* libmicrohttpd's default is FD_SETSIZE - 4 (1020): past it the
+				 * listener stops accepting, and a fleet's kept-alive heartbeat
+				 * connections alone can reach it. */
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 				MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_POOL,

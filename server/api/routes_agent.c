@@ -497,6 +497,12 @@ int agent_heartbeat(struct request *r)
 		node.pending_image = 0;
 		node.pending_version[0] = '\0';
 	}
+	if (!changed && !key_changed && !commit) {
+		/* Only the time moves: the group commit, shared with the heartbeats of other nodes. */
+		if (store_node_heartbeat(a->store, node.id, node.health, node.last_heartbeat) < 0)
+			return api_reply_error(r, 503, "unavailable", NULL, "store failed");
+		goto reply;
+	}
 	MASK(&model_node, mask, "health", "last_heartbeat");
 	if (commit)
 		MASK(&model_node, mask, "active_slot", "installed_image", "installed_version", "pending_slot",
@@ -524,6 +530,7 @@ int agent_heartbeat(struct request *r)
 	if (commit)
 		log_msg(LOG_INFO_, &(struct log_ctx){ .node = node.name }, "slot %s committed (version %s, Healthy)",
 			node.active_slot, node.installed_version);
+reply:;
 	json_t *out = json_pack("{s:s, s:I}", "health", node.health, "interval", (json_int_t)a->cfg->heartbeat_interval);
 	if (out && a->ssh_pubkey[0])
 		json_object_set_new(out, "ssh_authorized_key", json_string(a->ssh_pubkey));

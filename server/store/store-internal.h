@@ -27,6 +27,12 @@ struct store {
 	struct store_stats stats;
 	struct stmt_slot stmts[STORE_STMT_CACHE];
 	uint64_t stmt_tick;
+	/* Group commit of heartbeats (store_node_heartbeat): the queue, and
+	 * whether a thread is committing a batch; hb_lock guards both. */
+	pthread_mutex_t hb_lock;
+	pthread_cond_t hb_cond;
+	struct hb_waiter *hb_queue;
+	bool hb_flushing;
 };
 
 extern const char *const store_migrations[];

@@ -403,6 +403,8 @@ int store_open(const char *path, struct store **ret, struct store_err *err)
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->lock, &attr);
+	pthread_mutex_init(&s->hb_lock, NULL);
+	pthread_cond_init(&s->hb_cond, NULL);
 	pthread_mutexattr_destroy(&attr);
 	s->now = clock_now;
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -447,6 +449,8 @@ void store_close(struct store *s)
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->hb_lock);
+	pthread_cond_destroy(&s->hb_cond);
 	free(s);
 }
 

@@ -176,6 +176,14 @@ int store_agent_token_add(struct store *s, int64_t node_id, const char *purpose,
  */
 int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *purpose, int64_t *ret_node,
 			  int64_t *ret_task);
+/*
+ * Records a heartbeat that changes nothing but the time: the node's health
+ * (the same state again), last_heartbeat = ts and updated_at. Returns once
+ * it is committed; heartbeats that come while a commit runs share the next
+ * one (one transaction, one fsync), so a fleet's heartbeats cost a commit
+ * per batch, not per node. health is borrowed until it returns.
+ */
+int store_node_heartbeat(struct store *s, int64_t node_id, const char *health, int64_t ts);
 /* Ends the tokens of a node and purpose (a task's token once it is finished). */
 int store_agent_token_drop(struct store *s, int64_t node_id, const char *purpose);
 

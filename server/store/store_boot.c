@@ -178,11 +178,17 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	struct op o = store_op_begin(s, 1);
 	sqlite3_stmt *st = NULL;
 	int64_t now = s->now(), node = 0, task = 0;
+	bool first = false;
 	int rc, r = -EACCES;
 
+	/*
+	 * A read, and a write only at the first use: a heartbeat token is used
+	 * every interval for a whole boot, and an UPDATE that changes nothing
+	 * would still cost a commit (an fsync) each time.
+	 */
 	rc = store_prepare(s,
-				"UPDATE agent_tokens SET used_at = coalesce(used_at, ?1) WHERE hash = ?2"
-				" AND purpose = ?3 AND expires_at > ?1 RETURNING node_id, coalesce(task_id, 0)", -1, &st);
+			   "SELECT node_id, coalesce(task_id, 0), used_at IS NULL FROM agent_tokens WHERE hash = ?2"
+			   " AND purpose = ?3 AND expires_at > ?1", -1, &st);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_int64(st, 1, now);
@@ -192,18 +198,82 @@ int store_agent_token_use(struct store *s, const uint8_t hash[32], const char *p
 	if (rc == SQLITE_ROW) {
 		node = sqlite3_column_int64(st, 0);
 		task = sqlite3_column_int64(st, 1);
+		first = sqlite3_column_int(st, 2) != 0;
 		r = 0;
 		rc = sqlite3_step(st);
 	}
 	if (rc != SQLITE_DONE)
 		r = store_sql_fail(s, rc, NULL);
 	store_release(s, st);
+	if (r == 0 && first)
+		r = run(s, "UPDATE agent_tokens SET used_at = ?1 WHERE hash = ?2 AND used_at IS NULL", "ib", now, hash);
 	if (r == 0) {
 		*ret_node = node;
 		if (ret_task)
 			*ret_task = task;
 	}
 	return store_op_end(&o, r);
+}
+
+/* A heartbeat waiting for its commit, on its caller's stack (store_node_heartbeat). */
+struct hb_waiter {
+	int64_t node, ts;
+	const char *health;
+	int rc;
+	bool done;
+	struct hb_waiter *next;
+};
+
+/* Writes a batch of heartbeats in one transaction; its result is every one's. */
+static int hb_commit(struct store *s, const struct hb_waiter *batch)
+{
+	int r;
+
+	if (store_tx_begin(s) < 0)
+		return -EIO;
+	r = 0;
+	for (const struct hb_waiter *w = batch; w && r == 0; w = w->next)
+		r = run(s, "UPDATE nodes SET health = ?1, last_heartbeat = ?2, updated_at = ?3 WHERE id = ?4", "tiii",
+			w->health, w->ts, s->now(), w->node);
+	if (r < 0) {
+		store_tx_rollback(s);
+		return r;
+	}
+	return store_tx_commit(s);
+}
+
+int store_node_heartbeat(struct store *s, int64_t node_id, const char *health, int64_t ts)
+{
+	struct hb_waiter me = { .node = node_id, .ts = ts, .health = health };
+
+	pthread_mutex_lock(&s->hb_lock);
+	me.next = s->hb_queue;
+	s->hb_queue = &me;
+	while (!me.done) {
+		struct hb_waiter *batch, *next;
+		int rc;
+
+		if (s->hb_flushing) {
+			pthread_cond_wait(&s->hb_cond, &s->hb_lock);
+			continue;
+		}
+		/* No commit running: this thread commits everything queued, its own included. */
+		batch = s->hb_queue;
+		s->hb_queue = NULL;
+		s->hb_flushing = true;
+		pthread_mutex_unlock(&s->hb_lock);
+		rc = hb_commit(s, batch);
+		pthread_mutex_lock(&s->hb_lock);
+		for (struct hb_waiter *w = batch; w; w = next) {
+			next = w->next; /* w belongs to its thread once done */
+			w->rc = rc;
+			w->done = true;
+		}
+		s->hb_flushing = false;
+		pthread_cond_broadcast(&s->hb_cond);
+	}
+	pthread_mutex_unlock(&s->hb_lock);
+	return me.rc;
 }
 
 int store_agent_token_drop(struct store *s, int64_t node_id, const char *purpose)

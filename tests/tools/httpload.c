@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "latency.h"
 #include "util.h"
 
 #define HTTPLOAD_MAX_CONCURRENCY 4096
@@ -135,26 +136,6 @@ static int verdict(struct xfer *x, CURLcode res, long *ret_status)
 	if (x->want && x->got != x->want)
 		return 0;
 	return 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of the sorted v[0..n). */
-static double pct(const double *v, uint64_t n, double p)
-{
-	uint64_t i;
-
-	if (n == 0)
-		return 0;
-	i = (uint64_t)(p / 100.0 * (double)n + 0.999999);
-	if (i < 1)
-		i = 1;
-	return v[(i > n ? n : i) - 1];
 }
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -306,11 +287,11 @@ int main(int argc, char **argv)
 	} while (done < o.transfers);
 	wall = now_s() - t0;
 
-	qsort(times, ok, sizeof(*times), cmp_double);
+	lat_sort(times, ok);
 	printf("{\"clients\":%u,\"transfers\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"wall_s\":%.3f,\"goodput_mib_s\":%.1f,\"p50_s\":%.4f,\"p99_s\":%.4f,\"client_cpu_s\":%.2f}\n",
 	       o.concurrency, done, o.transfers - ok, bytes, wall, (double)bytes / 1048576.0 / wall,
-	       pct(times, ok, 50), pct(times, ok, 99), cpu_s() - c0);
+	       lat_pct(times, ok, 50), lat_pct(times, ok, 99), cpu_s() - c0);
 
 	for (i = 0; i < o.concurrency; i++)
 		curl_easy_cleanup(xs[i].easy);

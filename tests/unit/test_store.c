@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1081,6 +1082,94 @@ static void test_token_touch_once_a_minute(void **state)
 	assert_int_equal(got.created_at, 1700000000);
 }
 
+/* ---- agent tokens and heartbeats ---- */
+
+static void test_agent_token_use_writes_once(void **state)
+{
+	struct store_fx *f = *state;
+	struct bw_node n;
+	struct store_err err = { .field = "" };
+	int64_t node = 0, task = -1;
+	uint8_t h[32], other[32];
+	int changes;
+
+	node_init(&n, "hb-1", "52:54:00:00:00:71", add_zone(f->s, "z1", add_site(f->s, "dc1")));
+	assert_int_equal(store_insert(f->s, &model_node, &n, &err), 0);
+	sha256_buf("hb", 2, h);
+	sha256_buf("other", 5, other);
+	assert_int_equal(store_agent_token_add(f->s, n.id, "heartbeat", 0, h, fake_now + 100), 0);
+
+	fake_now += 10;
+	assert_int_equal(store_agent_token_use(f->s, h, "heartbeat", &node, &task), 0);
+	assert_int_equal(node, n.id);
+	assert_int_equal(task, 0);
+	/* Later uses read only: no row changes (each was a commit, an fsync). */
+	changes = sqlite3_total_changes(f->s->db);
+	fake_now += 10;
+	assert_int_equal(store_agent_token_use(f->s, h, "heartbeat", &node, NULL), 0);
+	assert_int_equal(sqlite3_total_changes(f->s->db), changes);
+	assert_int_equal(store_agent_token_use(f->s, h, "reimage", &node, NULL), -EACCES);
+	assert_int_equal(store_agent_token_use(f->s, other, "heartbeat", &node, NULL), -EACCES);
+	fake_now += 100;
+	assert_int_equal(store_agent_token_use(f->s, h, "heartbeat", &node, NULL), -EACCES);
+}
+
+#define HB_THREADS 8
+#define HB_EACH 40
+
+struct hb_arg {
+	struct store *s;
+	int64_t node;
+	int failed;
+};
+
+static void *hb_thread(void *ud)
+{
+	struct hb_arg *a = ud;
+
+	for (int k = 1; k <= HB_EACH; k++)
+		if (store_node_heartbeat(a->s, a->node, "Healthy", 1700001000 + k) < 0)
+			a->failed++;
+	return NULL;
+}
+
+/* Heartbeats from many threads at once: each one committed, the batches shared. */
+static void test_node_heartbeat_group_commit(void **state)
+{
+	struct store_fx *f = *state;
+	struct store_err err = { .field = "" };
+	int64_t zone = add_zone(f->s, "z1", add_site(f->s, "dc1"));
+	struct hb_arg args[HB_THREADS];
+	pthread_t th[HB_THREADS];
+	struct store_stats st0, st1;
+	struct bw_node n;
+
+	for (int i = 0; i < HB_THREADS; i++) {
+		char name[16], mac[18];
+		snprintf(name, sizeof(name), "hb-%d", i);
+		snprintf(mac, sizeof(mac), "52:54:00:00:01:%02x", i);
+		node_init(&n, name, mac, zone);
+		assert_int_equal(store_insert(f->s, &model_node, &n, &err), 0);
+		args[i] = (struct hb_arg){ .s = f->s, .node = n.id };
+	}
+	store_get_stats(f->s, &st0);
+	for (int i = 0; i < HB_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, hb_thread, &args[i]), 0);
+	for (int i = 0; i < HB_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	store_get_stats(f->s, &st1);
+	/* One commit per batch: never more than one per heartbeat. */
+	assert_true(st1.count[1] - st0.count[1] <= HB_THREADS * HB_EACH);
+	for (int i = 0; i < HB_THREADS; i++) {
+		assert_int_equal(args[i].failed, 0);
+		assert_int_equal(store_get(f->s, &model_node, args[i].node, &n), 0);
+		assert_int_equal(n.last_heartbeat, 1700001000 + HB_EACH);
+		assert_string_equal(n.health, "Healthy");
+	}
+	/* A node that is gone: the batch commits, nothing is written. */
+	assert_int_equal(store_node_heartbeat(f->s, 999999, "Healthy", 1), 0);
+}
+
 /* ---- metrics ---- */
 
 static void count_cb(const char *label, int64_t count, void *userdata)
@@ -1170,6 +1259,8 @@ int main(void)
 		T(test_version_pinned_by),
 		T(test_token_create_and_lookup),
 		T(test_token_touch_once_a_minute),
+		T(test_agent_token_use_writes_once),
+		T(test_node_heartbeat_group_commit),
 		T(test_count_nodes_by_state),
 		T(test_stats_count_reads_and_writes),
 		/* Last: under UBSan a failure here aborts the whole binary. */
