@@ -142,7 +142,7 @@ $(BUILD)/$(1)/tests/loadgen: $(BUILD)/$(1)/obj/tests/tools/loadgen.o $(BUILD)/$(
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
-$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
 	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 

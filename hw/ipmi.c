@@ -20,6 +20,7 @@
  * Repository Info plus a reading per sensor.
  */
 #include "hw.h"
+#include "ipmi-internal.h"
 
 #include <errno.h>
 #include <freeipmi/freeipmi.h>
@@ -34,14 +35,6 @@
 #define SDR_HEADER 5           /* record id, SDR version, type, length (43.1) */
 #define SDR_PIECE 16           /* partial Get SDR size when the rest at once is refused:
                                   most BMCs can do 16 (freeipmi's finding) */
-#define SENSOR_NAME_MAX 40     /* an ID string is 16 bytes; a shared sensor's adds an instance */
-
-/* A threshold sensor the BMC owns, as its SDR describes it. */
-struct ipmi_sensor {
-	uint8_t lun;
-	uint8_t number;
-	char name[SENSOR_NAME_MAX]; /* printable ASCII */
-};
 
 /* What Get SDR Repository Info says: the list is re-read when it moves. */
 struct sdr_stamp {
@@ -278,32 +271,17 @@ static void add_item(char *list, size_t size, const char *item)
 		snprintf(list + n, size - n, "%s%s", n ? ", " : "", item);
 }
 
-struct sel_scan {
-	struct hw_session *s;
-	ipmi_interpret_ctx_t interp;
-	unsigned last_id; /* of the marker */
-	unsigned max_id;
-	bool erased;      /* the SEL was cleared since the marker */
-	struct hw_health *h;
-};
-
-static int on_sel_entry(ipmi_sel_ctx_t sel, void *data)
+void hw_ipmi_sel_entry(struct sel_scan *sc, ipmi_sel_ctx_t sel, uint16_t id, const uint8_t *rec, int len)
 {
-	struct sel_scan *sc = data;
-	uint8_t rec[IPMI_SEL_RECORD_MAX_RECORD_LENGTH];
-	uint16_t id;
 	unsigned state = IPMI_INTERPRET_STATE_UNKNOWN;
-	int len;
 
-	if (ipmi_sel_parse_read_record_id(sel, NULL, 0, &id) < 0)
-		return 0;
 	if (id > sc->max_id)
 		sc->max_id = id;
 	if (!sc->erased && id <= sc->last_id)
-		return 0;
+		return;
 	sc->h->sel_new++;
-	if ((len = ipmi_sel_parse_read_record(sel, rec, sizeof(rec))) <= 0)
-		return 0;
+	if (len <= 0)
+		return;
 	if (sc->interp && ipmi_interpret_sel(sc->interp, rec, (unsigned)len, &state) == 0 &&
 	    state == IPMI_INTERPRET_STATE_CRITICAL) {
 		char text[sizeof(sc->h->sel_last)] = "";
@@ -314,6 +292,17 @@ static int on_sel_entry(ipmi_sel_ctx_t sel, void *data)
 		else
 			snprintf(sc->h->sel_last, sizeof(sc->h->sel_last), "record %u", id);
 	}
+}
+
+/* ipmi_sel_parse()'s callback: the entry it stands on. */
+static int on_sel_entry(ipmi_sel_ctx_t sel, void *data)
+{
+	uint8_t rec[IPMI_SEL_RECORD_MAX_RECORD_LENGTH];
+	uint16_t id;
+
+	if (ipmi_sel_parse_read_record_id(sel, NULL, 0, &id) < 0)
+		return 0;
+	hw_ipmi_sel_entry(data, sel, id, rec, ipmi_sel_parse_read_record(sel, rec, sizeof(rec)));
 	return 0;
 }
 
@@ -455,9 +444,7 @@ refused:
 	return hw_fail(w->e, -EPROTO, STEP_SDR, "BMC %s: Get SDR of record %u: a short answer", w->s->host, id);
 }
 
-/* A BMC's ID string, made printable: other bytes become '?', trailing
- * blanks go, and a sensor without a name is called by its number. */
-static void sensor_name(char *out, size_t size, const char *in, uint8_t number)
+void hw_ipmi_sensor_name(char *out, size_t size, const char *in, uint8_t number)
 {
 	size_t n = 0;
 
@@ -470,13 +457,12 @@ static void sensor_name(char *out, size_t size, const char *in, uint8_t number)
 		snprintf(out, size, "sensor %u", number);
 }
 
-/* Fills out (room entries at most) with the threshold sensors that one SDR
- * record describes, if the BMC owns them; returns how many. Sensors of other
- * controllers would need bridging, and are left out (as ipmi-sensors does).
- * A compact record may describe several sensors, named with an instance
- * modifier: "Temp 5", "Temp 6" or "Temp A", "Temp B" (43.2, record sharing). */
-static unsigned sdr_sensors(ipmi_sdr_ctx_t sdr, const uint8_t *rec, size_t len, struct ipmi_sensor *out,
-			    unsigned room)
+/* Sensors of other controllers would need bridging, and are left out (as
+ * ipmi-sensors does). A compact record may describe several sensors, named
+ * with an instance modifier: "Temp 5", "Temp 6" or "Temp A", "Temp B"
+ * (43.2, record sharing). */
+unsigned hw_ipmi_sdr_sensors(ipmi_sdr_ctx_t sdr, const uint8_t *rec, size_t len, struct ipmi_sensor *out,
+			     unsigned room)
 {
 	char id_string[IPMI_SDR_MAX_ID_STRING_LENGTH + 1] = "";
 	uint16_t id;
@@ -514,7 +500,7 @@ static unsigned sdr_sensors(ipmi_sdr_ctx_t sdr, const uint8_t *rec, size_t len, 
 			snprintf(name, sizeof(name), "%s %u", id_string, k);
 		p->lun = lun;
 		p->number = (uint8_t)(number + i);
-		sensor_name(p->name, sizeof(p->name), name, p->number);
+		hw_ipmi_sensor_name(p->name, sizeof(p->name), name, p->number);
 	}
 	return n;
 }
@@ -543,7 +529,7 @@ static int sdr_walk(struct hw_session *s, bool can_reserve, struct ipmi_sensor *
 		size_t len = 0;
 		if ((r = sdr_record(&w, id, rec, &len, &next)) < 0)
 			break;
-		n += sdr_sensors(sdr, rec, len, list + n, SDR_MAX_SENSORS - n);
+		n += hw_ipmi_sdr_sensors(sdr, rec, len, list + n, SDR_MAX_SENSORS - n);
 		if (next == IPMI_SDR_RECORD_ID_LAST || next == id)
 			break;
 		id = next;
@@ -614,11 +600,7 @@ static int sdr_refresh(struct hw_session *s, struct hw_err *e)
 	return 0;
 }
 
-/* Which critical threshold sensor p is at or past ("upper critical"), into
- * *ret; NULL when none, or when the BMC has no reading of it (refused, or
- * unavailable, or not scanned: skipped). Fails when the BMC does not answer. */
-static int sensor_crossed(struct hw_session *s, const struct ipmi_sensor *p, fiid_obj_t rq, fiid_obj_t rs,
-			  const char **ret, struct hw_err *e)
+const char *hw_ipmi_reading_crossed(fiid_obj_t rs)
 {
 	/* The worst first: a non-recoverable reading is past the critical one too. */
 	static const struct {
@@ -630,6 +612,24 @@ static int sensor_crossed(struct hw_session *s, const struct ipmi_sensor *p, fii
 		{ "at_or_below_lower_critical_threshold", "lower critical" },
 	};
 	uint64_t v;
+
+	/* Unavailable, or not scanned: no reading to judge. */
+	if (FIID_OBJ_GET(rs, "reading_state", &v) <= 0 || v == IPMI_SENSOR_READING_STATE_UNAVAILABLE ||
+	    FIID_OBJ_GET(rs, "sensor_scanning", &v) <= 0 || v == IPMI_SENSOR_SCANNING_ON_THIS_SENSOR_DISABLE)
+		return NULL;
+	/* A short answer without the comparison byte has nothing crossed. */
+	for (size_t i = 0; i < sizeof(crossed) / sizeof(crossed[0]); i++)
+		if (FIID_OBJ_GET(rs, crossed[i].field, &v) > 0 && v)
+			return crossed[i].what;
+	return NULL;
+}
+
+/* Which critical threshold sensor p is at or past ("upper critical"), into
+ * *ret; NULL when none, or when the BMC has no reading of it (refused, or
+ * unavailable, or not scanned: skipped). Fails when the BMC does not answer. */
+static int sensor_crossed(struct hw_session *s, const struct ipmi_sensor *p, fiid_obj_t rq, fiid_obj_t rs,
+			  const char **ret, struct hw_err *e)
+{
 	int cc;
 
 	*ret = NULL;
@@ -637,15 +637,7 @@ static int sensor_crossed(struct hw_session *s, const struct ipmi_sensor *p, fii
 		return hw_fail(e, -EINVAL, STEP_SENSORS, "cannot build Get Sensor Reading for sensor %u", p->number);
 	if ((cc = command(s, p->lun, IPMI_NET_FN_SENSOR_EVENT_RQ, rq, rs, e, STEP_SENSORS)) != 0)
 		return cc < 0 ? cc : 0;
-	if (FIID_OBJ_GET(rs, "reading_state", &v) <= 0 || v == IPMI_SENSOR_READING_STATE_UNAVAILABLE ||
-	    FIID_OBJ_GET(rs, "sensor_scanning", &v) <= 0 || v == IPMI_SENSOR_SCANNING_ON_THIS_SENSOR_DISABLE)
-		return 0;
-	/* A short answer without the comparison byte has nothing crossed. */
-	for (size_t i = 0; i < sizeof(crossed) / sizeof(crossed[0]); i++)
-		if (FIID_OBJ_GET(rs, crossed[i].field, &v) > 0 && v) {
-			*ret = crossed[i].what;
-			break;
-		}
+	*ret = hw_ipmi_reading_crossed(rs);
 	return 0;
 }
 
@@ -674,12 +666,8 @@ static int sensors_health(struct hw_session *s, struct hw_health *h, struct hw_e
 	return r;
 }
 
-static int health(struct hw_session *s, uint64_t marker, struct hw_health *ret, struct hw_err *e)
+void hw_ipmi_chassis_faults(fiid_obj_t o, char *list, size_t size)
 {
-	struct hw_health h = { 0 };
-	fiid_obj_t o = fiid_obj_create(tmpl_cmd_get_chassis_status_rs);
-	uint64_t v = 0, added = 0;
-	int r;
 	static const struct {
 		const char *field, *what;
 	} faults[] = {
@@ -690,21 +678,35 @@ static int health(struct hw_session *s, uint64_t marker, struct hw_health *ret, 
 		{ "misc_chassis_state.drive_fault", "drive fault" },
 		{ "misc_chassis_state.cooling_fan_fault_detected", "cooling fault" },
 	};
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		if (FIID_OBJ_GET(o, faults[i].field, &v) >= 0 && v)
+			add_item(list, size, faults[i].what);
+}
+
+static int health(struct hw_session *s, uint64_t marker, struct hw_health *ret, struct hw_err *e)
+{
+	struct hw_health h = { 0 };
+	fiid_obj_t o = fiid_obj_create(tmpl_cmd_get_chassis_status_rs);
+	uint64_t v = 0, added = 0;
+	int r;
 
 	if (!o)
 		return hw_fail(e, -ENOMEM, "health", "out of memory");
 	if ((r = chassis_status(s, o, e, "health")) == 0 &&
 	    (r = field(s, o, "current_power_state.power_is_on", &v, e, "health")) == 0) {
 		h.power = v ? HW_POWER_ON : HW_POWER_OFF;
-		for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-			if (FIID_OBJ_GET(o, faults[i].field, &v) >= 0 && v)
-				add_item(h.chassis, sizeof(h.chassis), faults[i].what);
+		hw_ipmi_chassis_faults(o, h.chassis, sizeof(h.chassis));
 	}
 	fiid_obj_destroy(o);
 	if (r < 0)
 		return r;
 
-	/* The SEL: one Get SEL Info when nothing was added since the marker. */
+	/* The SEL: one Get SEL Info when nothing was added since the marker.
+	 * An answer without its entry count counts as none (v is not left over
+	 * from the chassis status). */
+	v = 0;
 	if (!(o = fiid_obj_create(tmpl_cmd_get_sel_info_rs)))
 		return hw_fail(e, -ENOMEM, "health", "out of memory");
 	if (ipmi_cmd_get_sel_info(s->ctx, o) < 0)

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,11 @@ static int read_archive(struct norm *s, const char *in_path)
 			path = archive_entry_pathname_utf8(ae);
 		if (!path) {
 			r = refuse(s, -EINVAL, "entry %llu: its name cannot be read", (unsigned long long)entries);
+			goto out;
+		}
+		/* The pax header of a non-ASCII name holds UTF-8 (bundle_normalize). */
+		if (mbstowcs(NULL, path, 0) == (size_t)-1) {
+			r = refuse(s, -EINVAL, "\"%s\": the name is not UTF-8", esc(path, e));
 			goto out;
 		}
 		if ((r = extract_path_check(path, norm, sizeof(norm), &why)) < 0) {
@@ -526,6 +532,7 @@ int bundle_normalize(const char *in_path, int out_fd, const char *scratch_dir, c
 	struct norm s = { .lim = lim, .entry = entry, .spool = -1, .why = why, .why_size = why_size };
 	struct bundle_info info = { 0 };
 	char spool[4096];
+	locale_t utf8 = (locale_t)0, prev = (locale_t)0;
 	int r;
 
 	if (why && why_size)
@@ -537,6 +544,15 @@ int bundle_normalize(const char *in_path, int out_fd, const char *scratch_dir, c
 	if (s.spool < 0)
 		return refuse(&s, -errno, "cannot create a scratch file in %s: %s", scratch_dir, strerror(errno));
 	unlink(spool);
+	/* libarchive writes a non-ASCII name into a pax header as UTF-8,
+	 * converted from the locale's charset: in the C locale of bootwaved
+	 * that is ASCII, and every such name failed to write. This thread reads
+	 * and writes in C.UTF-8 (names that are not UTF-8 are refused). */
+	if (!(utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0))) {
+		r = refuse(&s, -errno, "no C.UTF-8 locale: %s", strerror(errno));
+		goto out;
+	}
+	prev = uselocale(utf8);
 	if ((r = read_archive(&s, in_path)) < 0 || (r = check_names(&s)) < 0 || (r = add_parents(&s)) < 0 ||
 	    (r = check_entry(&s)) < 0 || (r = write_tar(&s, out_fd, &info)) < 0)
 		goto out;
@@ -546,5 +562,9 @@ out:
 		snprintf(why, why_size, "out of memory");
 	close(s.spool);
 	items_free(&s);
+	if (utf8) {
+		uselocale(prev);
+		freelocale(utf8);
+	}
 	return r;
 }

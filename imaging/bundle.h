@@ -11,8 +11,9 @@
  *     with gzip, bzip2, xz/lzma or zstd (libarchive, built-in decoders
  *     only: no external program is ever run). Anything else, mtree and
  *     "raw" included, is refused as not an archive.
- *   - Names: extract_path_check (imaging/extract.h) normalises and refuses
- *     absolute names, ".." components and over-long names. The top
+ *   - Names: UTF-8 (what a pax header holds); extract_path_check
+ *     (imaging/extract.h) normalises and refuses absolute names, ".."
+ *     components and over-long names. The top
  *     directory itself ("./") is dropped; a name listed twice is refused
  *     (a directory listed twice is kept once), and so is a name below a
  *     regular file ("run" and "run/x").
@@ -70,7 +71,7 @@ struct bundle_info {
  * why[why_size], one line naming the entry at fault (escaped) and the rule:
  *   -EBADMSG   not an archive of a format above
  *   -EPROTO    a damaged or truncated archive
- *   -EINVAL    an unsafe name (absolute, "..", unreadable)
+ *   -EINVAL    an unsafe name (absolute, "..", unreadable, not UTF-8)
  *   -ENAMETOOLONG  a name over the limits of extract.h
  *   -EPERM     a symlink, hard link, device node, FIFO or socket
  *   -EEXIST    a name listed twice, or below a regular file
