@@ -148,7 +148,10 @@ static const struct route routes[] = {
 	R("GET", "/api/v1/leases", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_list),
 	R("GET", "/api/v1/leases/{}", ROLE_VIEWER, BODY_NONE, .model = &model_lease, .handler = inventory_get),
 	/* The agent: its own token, checked by the handler. */
-	R("POST", "/api/v1/agent/hello", ROLE_NONE, BODY_JSON, .handler = agent_hello),
+	/* The ramdisk's first call (busybox wget, no CA) and the installed OS's heartbeat
+	 * (no CA either) are also served on the plain boot listener; the one-time token the
+	 * hello carries came to the machine in the clear in its boot script anyway. */
+	R("POST", "/api/v1/agent/hello", ROLE_NONE, BODY_JSON, .handler = agent_hello, .plain = true),
 	R("GET", "/api/v1/agent/task", ROLE_NONE, BODY_NONE, .handler = agent_task),
 	R("GET", "/api/v1/agent/artifact", ROLE_NONE, BODY_NONE, .handler = agent_artifact),
 	R("HEAD", "/api/v1/agent/artifact", ROLE_NONE, BODY_NONE, .handler = agent_artifact),

@@ -129,6 +129,9 @@ for p in /api/v1 /api/v1/whoami /ui/ /metrics /api/v1/agent/task; do
 	check_eq "boot listener refuses $p" "403" "$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$BOOT_URL$p")"
 done
 check_eq "refusal names the code" "tls_required" "$(jq -r .error.code <"$T/body")"
+check_eq "boot listener: the ramdisk's hello is served (a wrong token: 401)" "401" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data '{"node":"t1","mac":"52:54:00:ab:00:21","token":"bwa_00","stage":"initrd"}' "$BOOT_URL/api/v1/agent/hello")"
 check_contains "refusal names the API port" "HTTPS on port ${URL##*:}" "$(jq -r .error.message <"$T/body")"
 curl -sf "$BOOT_URL/boot/agent/ca.cpio" >"$T/ca.cpio"
 check_eq "ca.cpio's length is a multiple of 4 (the agent's initrd follows it)" 0 $(($(stat -c %s "$T/ca.cpio") % 4))
