@@ -151,6 +151,20 @@ static const char *header_in(const char *h, const char *end, const char *name)
 	return NULL;
 }
 
+/* True while nothing but interim replies ("100 Continue") came: the answer is still to come. */
+static bool interim_only(const struct reply *rp)
+{
+	const char *h = rp->buf, *end;
+
+	while ((size_t)(h - rp->buf) < rp->len) {
+		if (rp->len - (size_t)(h - rp->buf) < 10 || strncmp(h, "HTTP/1.1 1", 10) != 0 ||
+		    !(end = memmem(h, rp->len - (size_t)(h - rp->buf), "\r\n\r\n", 4)))
+			return false;
+		h = end + 4;
+	}
+	return true;
+}
+
 /*
  * True once the first reply is whole: libmicrohttpd keeps a connection
  * whose client ended its side open until its timeout once it has answered,
@@ -236,12 +250,12 @@ static int exchange(const void *req, size_t len, struct reply *rp)
 			rp->timed_out = true;
 			break;
 		}
-		if (!half_closed && rp->len == 0 && ms >= wait_ms) {
+		if (!half_closed && interim_only(rp) && ms >= wait_ms) {
 			shutdown(fd, SHUT_WR);
 			half_closed = true;
 		}
-		pr = poll(&p, 1, rp->len ? 1000 : half_closed ? CLOSE_WAIT_MS : wait_ms - ms);
-		if (pr == 0 && half_closed && rp->len == 0)
+		pr = poll(&p, 1, !interim_only(rp) ? 1000 : half_closed ? CLOSE_WAIT_MS : wait_ms - ms);
+		if (pr == 0 && half_closed && interim_only(rp))
 			break; /* waiting for the rest of the request */
 		if (pr <= 0)
 			continue;
