@@ -2,23 +2,25 @@
 /*
  * libFuzzer target for the HTTP front of bootwaved (server/api/): the real
  * API is started once in-process on 127.0.0.1 port 0, over a store in a
- * temporary directory holding a little state (tokens of each role, an
- * image with a published version, a pool, two nodes (one behind a BMC that
- * refuses at once), a reimage task with its agent token, custom data), and each input
+ * temporary directory holding a little state (tokens of each role, an image
+ * with a published version, a pool, two nodes, one behind a BMC that refuses
+ * at once, a reimage task with its agent token, custom data), and each input
  * is written as is to a fresh TCP connection, so libmicrohttpd parses the
  * request line, headers and body as in production and the routes, the JSON
  * codec and the agent protocol see whatever comes. The literals @ADMIN@,
  * @OPERATOR@, @VIEWER@, @AGENT@ and @HEARTBEAT@ in an input become the
- * tokens, so that inputs get past authorization.
+ * tokens, so that inputs get past authorization (a Content-Length is not
+ * changed with them: a body that must hold a token holds the secret itself).
+ * Tokens, and node n1's open task, are made again when an input removed them.
  *
  * Per input: a reply, if any, starts with an HTTP status line; no route
- * leaves a request unanswered ("handler gave no answer"); the reply comes
- * within REPLY_TIMEOUT_S; and every 64 inputs the API still answers.
+ * leaves a request unanswered ("handler gave no answer"); a reply that starts
+ * ends within REPLY_TIMEOUT_S; and every 64 inputs the API still answers.
  * FUZZ_HTTP_SHOW=1 prints each reply's status and the start of its body.
  *
- * The process runs in network and user namespaces of its own where it can,
- * so that a node or a BMC address the fuzzer invents reaches nothing but
- * this loopback; libFuzzer refuses to start without them.
+ * The process moves to a network namespace of its own (with a user namespace
+ * when not root), so that a node or BMC address an input invents reaches
+ * nothing but this loopback; under libFuzzer it refuses to run without one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,7 +59,12 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute
 /* Silence after the request's end that means the server waits for the rest of it. */
 #define CLOSE_WAIT_MS 50
 
-#define NODE_MAC "52:54:00:00:00:01"
+/* n1's BMC is on this loopback's discard port: Redfish is refused at once
+ * (an IPMI BMC would cost each input 1 s, [bmc] timeout). */
+#define N1_JSON                                                                                        \
+	"{\"name\":\"n1\",\"mac\":\"52:54:00:00:00:01\",\"rack\":\"r1\",\"pool\":\"p1\",\"update_domain\":1," \
+	"\"bmc_driver\":\"redfish\",\"bmc_address\":\"127.0.0.1\",\"bmc_port\":9,"                                \
+	"\"bmc_username\":\"root\",\"bmc_password\":\"secret\",\"bmc_insecure_tls\":true}"
 
 static struct {
 	char dir[64];
@@ -285,7 +292,7 @@ static unsigned status_of(const struct reply *rp)
 	return (unsigned)((rp->buf[9] - '0') * 100 + (rp->buf[10] - '0') * 10 + (rp->buf[11] - '0'));
 }
 
-/* A request of the setup, which must get want. */
+/* A request of the setup, which must get want (0: any answer). */
 static void setup_request(unsigned want, const char *method, const char *path, const char *type, const void *body,
 			  size_t len)
 {
@@ -304,7 +311,7 @@ static void setup_request(unsigned want, const char *method, const char *path, c
 	memcpy(req + n, body, len);
 	if (exchange(req, (size_t)n + len, &rp) < 0)
 		die("setup: cannot connect to the API");
-	if (status_of(&rp) != want) {
+	if (want ? status_of(&rp) != want : status_of(&rp) == 0) {
 		fprintf(stderr, "fuzz_http: setup: %s %s: wanted %u, got:\n%s\n", method, path, want, rp.buf);
 		abort();
 	}
@@ -381,8 +388,9 @@ static void ensure_tokens(void)
 /*
  * Node n1's agent and heartbeat tokens, and an open reimage task for the
  * agent's (an input's result ends the task): made again when missing, as
- * the boot script would at the node's next boot. Does nothing once an
- * input has deleted n1 or the image.
+ * the boot script would at the node's next boot; n1 enrolled again if an
+ * input deleted it. Does nothing once an input has deleted what n1 or its
+ * task refer to (rack, pool, image).
  */
 static void ensure_agent(void)
 {
@@ -393,8 +401,12 @@ static void ensure_agent(void)
 	uint8_t hash[SHA256_LEN];
 	char err[320];
 
-	if (store_get_by_key(fz.store, &model_node, 0, "n1", &node) < 0)
-		return;
+	if (store_get_by_key(fz.store, &model_node, 0, "n1", &node) < 0) {
+		/* Deleted by an input: enrolled again, as far as what it refers to is left. */
+		setup_json(0, "POST", "/api/v1/nodes", N1_JSON);
+		if (store_get_by_key(fz.store, &model_node, 0, "n1", &node) < 0)
+			return;
+	}
 	if (store_task_open(fz.store, node.id, &t) < 0) {
 		if (node.maintenance || store_get_by_key(fz.store, &model_image, 0, "os", &img) < 0 ||
 		    store_get_by_key(fz.store, &model_image_version, img.id, "1", &v) < 0 ||
@@ -483,12 +495,7 @@ static void start(void)
 	setup_json(201, "POST", "/api/v1/zones", "{\"name\":\"z1\",\"site\":\"s1\"}");
 	setup_json(201, "POST", "/api/v1/racks", "{\"name\":\"r1\",\"zone\":\"z1\",\"fault_domain\":1}");
 	setup_json(201, "POST", "/api/v1/pools", "{\"name\":\"p1\",\"image\":\"os\",\"image_version\":\"1\"}");
-	/* n1's BMC is on this loopback's discard port: Redfish is refused at
-	 * once (an IPMI BMC would cost each input 1 s, [bmc] timeout). */
-	setup_json(201, "POST", "/api/v1/nodes",
-		   "{\"name\":\"n1\",\"mac\":\"" NODE_MAC "\",\"rack\":\"r1\",\"pool\":\"p1\",\"update_domain\":1,"
-		   "\"bmc_driver\":\"redfish\",\"bmc_address\":\"127.0.0.1\",\"bmc_port\":9,"
-		   "\"bmc_username\":\"root\",\"bmc_password\":\"secret\",\"bmc_insecure_tls\":true}");
+	setup_json(201, "POST", "/api/v1/nodes", N1_JSON);
 	setup_json(201, "POST", "/api/v1/nodes",
 		   "{\"name\":\"n2\",\"mac\":\"52:54:00:00:00:02\",\"os_disk\":\"/dev/vda\","
 		   "\"data_disks\":[\"/dev/vdb\",\"/dev/vdc\"]}");
