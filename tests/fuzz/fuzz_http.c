@@ -204,8 +204,12 @@ static bool reply_complete(const struct reply *rp, bool head)
 	return false;
 }
 
-/* Writes req to a fresh connection, ends the write side and reads the reply until close. */
-static int exchange(const void *req, size_t len, struct reply *rp)
+/*
+ * Writes req to a fresh connection and reads the first reply (whole, or
+ * until the server closes); ends the write side after wait_ms without one
+ * (see below; < 0: the default for req).
+ */
+static int exchange(const void *req, size_t len, int wait_ms, struct reply *rp)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(fz.port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -216,16 +220,18 @@ static int exchange(const void *req, size_t len, struct reply *rp)
 	/*
 	 * A request is answered, or the server waits for more of it. The write
 	 * side is kept open for wait_ms, then ended so that the server closes a
-	 * request the input left incomplete; ending it at once would drop a
-	 * request suspended for its BMC job (routes_bmc.c), which gets 3 s, and
-	 * can go unseen by libmicrohttpd when the end arrives with the request's
-	 * last bytes (its edge-triggered epoll reads once, then waits for an
-	 * event that never comes; the connection then waits for its timeout).
-	 * So after the end, a silence of CLOSE_WAIT_MS is the server waiting
-	 * for more: not a finding. A reply that starts must finish.
+	 * request the input left incomplete. Ending it at once would drop a
+	 * request suspended for its BMC job (routes_bmc.c), which gets 3 s (the
+	 * setup's requests, whole and some slow, get 10 s); and libmicrohttpd
+	 * can miss an end that arrives with the request's last bytes (its
+	 * edge-triggered epoll reads once, then waits for an event that never
+	 * comes; the connection then waits for its timeout). So after the end,
+	 * a silence of CLOSE_WAIT_MS is the server waiting for more: not a
+	 * finding. A reply that starts must finish.
 	 */
-	int wait_ms = memmem(req, len, "/power", 6) || memmem(req, len, "/bootdev", 8) || memmem(req, len, "/health", 7)
-			      ? 3000 : 5;
+	if (wait_ms < 0)
+		wait_ms = memmem(req, len, "/power", 6) || memmem(req, len, "/bootdev", 8) || memmem(req, len, "/health", 7)
+				  ? 3000 : 5;
 	int fd;
 
 	*rp = (struct reply){ .buf = reply_buf };
@@ -309,7 +315,7 @@ static void setup_request(unsigned want, const char *method, const char *path, c
 	if (!req)
 		die("out of memory");
 	memcpy(req + n, body, len);
-	if (exchange(req, (size_t)n + len, &rp) < 0)
+	if (exchange(req, (size_t)n + len, 10000, &rp) < 0)
 		die("setup: cannot connect to the API");
 	if (want ? status_of(&rp) != want : status_of(&rp) == 0) {
 		fprintf(stderr, "fuzz_http: setup: %s %s: wanted %u, got:\n%s\n", method, path, want, rp.buf);
@@ -566,7 +572,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req = substitute(data, size, &len);
 	if (!req)
 		return 0;
-	if (exchange(req, len, &rp) < 0)
+	if (exchange(req, len, -1, &rp) < 0)
 		die("cannot connect to the API");
 	if (rp.timed_out) {
 		fprintf(stderr, "fuzz_http: no end of the reply within %d s; got:\n%.300s\n", REPLY_TIMEOUT_S, rp.buf);
@@ -591,7 +597,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (++fz.inputs % 64 == 0) {
 		static const char probe[] = "GET /api/v1 HTTP/1.1\r\nHost: fuzz\r\nAuthorization: Bearer "
 					    "bw_00000000000000000000000000000000000000000000000c\r\n\r\n";
-		if (exchange(probe, sizeof(probe) - 1, &rp) < 0 || status_of(&rp) != 200)
+		if (exchange(probe, sizeof(probe) - 1, 10000, &rp) < 0 || status_of(&rp) != 200)
 			die("the API stopped answering");
 	}
 	return 0;
