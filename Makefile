@@ -11,7 +11,7 @@
 #                   (default 60)
 #
 # Every variant (release, asan, fuzz) gets the same rules from one template, in its
-# own directory under build/, so both can be built by one make invocation.
+# own directory under build/, so all can be built by one make invocation.
 
 # `make` alone builds the binaries (the config.mk rule below would otherwise be the first target).
 .DEFAULT_GOAL := all
