@@ -8,9 +8,11 @@
 #   make demo       the main job: a virtual rack reimaged and upgraded (README.md)
 #   make bench      the benchmarks of tests/bench/
 #   make load       the load test of tests/load/ (5 minutes)
+#   make fuzz       every fuzz target under libFuzzer for FUZZ_TIME seconds
+#                   (default 60)
 #
-# Every variant (release, asan) gets the same rules from one template, in its
-# own directory under build/, so both can be built by one make invocation.
+# Every variant (release, asan, fuzz) gets the same rules from one template, in its
+# own directory under build/, so all can be built by one make invocation.
 
 # `make` alone builds the binaries (the config.mk rule below would otherwise be the first target).
 .DEFAULT_GOAL := all
@@ -64,15 +66,20 @@ $(BUILD)/gen/web_assets.c: scripts/embed-web $(wildcard server/web/*)
 .PHONY: all check demo clean
 all: $(BUILD)/release/bin/bootwaved $(BUILD)/release/bin/bootwave $(BUILD)/release/bin/bootwave-agent
 
-# $(1): variant name, $(2): extra compiler and linker flags
+# $(1): variant name, $(2): extra compiler and linker flags, $(3): compiler
+# (default $(CC)), $(4): how the fuzz targets are linked: empty for the
+# replay driver (tests/fuzz/replay.c), else these flags (libFuzzer's main).
 define VARIANT
 $(1)_DIR := $(BUILD)/$(1)
+$(1)_CC := $(if $(3),$(3),$$(CC))
 $(1)_CFLAGS := $(BASE_CFLAGS) $(2)
 $(1)_LDFLAGS := $(BASE_LDFLAGS) $(2)
+$(1)_FUZZ_MAIN := $(if $(4),,$(BUILD)/$(1)/obj/tests/fuzz/replay.o)
+$(1)_FUZZ_LDFLAGS := $(4)
 
 $(BUILD)/$(1)/obj/%.o: %.c
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_CFLAGS) -c -o $$@ $$<
+	$$($(1)_CC) $$($(1)_CFLAGS) -c -o $$@ $$<
 
 $(BUILD)/$(1)/libbw.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(LIB_SRCS))
 	@rm -f $$@
@@ -92,59 +99,59 @@ $(BUILD)/$(1)/libbwimaging.a: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(IMAGING_SRC
 
 $(BUILD)/$(1)/bin/bootwaved: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(DAEMON_SRCS)) $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/bin/bootwave: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(CLI_SRCS)) $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/bin/bootwave-agent: $(patsubst %.c,$(BUILD)/$(1)/obj/%.o,$(AGENT_SRCS)) $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/obj/tests/unit/%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
 
 # Test programs: a TFTP daemon around the server module, a raw UDP client,
 # and the fuzz targets linked with a driver that replays their corpus.
 $(BUILD)/$(1)/tests/tftpd_test: $(BUILD)/$(1)/obj/tests/tftp/tftpd_test.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/tests/hwctl: $(BUILD)/$(1)/obj/tests/tools/hwctl.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/tests/redfish_sim: $(BUILD)/$(1)/obj/tests/tools/redfish_sim.o $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(BUILD)/$(1)/tests/bench_%: $(BUILD)/$(1)/obj/tests/bench/bench_%.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/$(1)/tests/udpsend: $(BUILD)/$(1)/obj/tests/tools/udpsend.o
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^
 
 # The load clients of the benchmarks (tests/bench/bench-tftp, bench-http).
 $(BUILD)/$(1)/tests/tftpc: $(BUILD)/$(1)/obj/tests/tools/tftpc.o
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^
 
 $(BUILD)/$(1)/tests/httpload: $(BUILD)/$(1)/obj/tests/tools/httpload.o
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 # The client of the load test (tests/load/run).
 $(BUILD)/$(1)/tests/loadgen: $(BUILD)/$(1)/obj/tests/tools/loadgen.o $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
-$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $(BUILD)/$(1)/obj/tests/fuzz/replay.o $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
+$(BUILD)/$(1)/tests/fuzz_%: $(BUILD)/$(1)/obj/tests/fuzz/fuzz_%.o $$($(1)_FUZZ_MAIN) $(BUILD)/$(1)/libbwserver.a $(BUILD)/$(1)/libbwagent.a $(BUILD)/$(1)/libbwimaging.a $(BUILD)/$(1)/libbw.a
 	@mkdir -p $$(@D)
-	$$(CC) $$($(1)_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
+	$$($(1)_CC) $$($(1)_LDFLAGS) $$($(1)_FUZZ_LDFLAGS) -o $$@ $$^ $(PKG_LIBS)
 
 $(1)_BINS := $(addprefix $(BUILD)/$(1)/bin/,bootwaved bootwave bootwave-agent)
 $(1)_UNITS := $(addprefix $(BUILD)/$(1)/tests/,$(UNIT_NAMES))
@@ -177,6 +184,22 @@ endef
 SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 $(eval $(call VARIANT,release,-O2))
 $(eval $(call VARIANT,asan,$(SAN)))
+# Coverage-guided fuzzing: clang with libFuzzer, ASan and UBSan (make fuzz).
+FUZZ_SAN := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+$(eval $(call VARIANT,fuzz,$(FUZZ_SAN),clang,-fsanitize=fuzzer))
+
+# Runs every fuzz target for FUZZ_TIME seconds on a working corpus in
+# build/fuzz/corpus/<name>/ (seeded from tests/fuzz/corpus/<name>/, which
+# stays untouched); what crashes or leaks is saved in build/fuzz/crashes/<name>/
+# and fails the run once every target has had its time. Not part of check.
+FUZZ_TIME ?= 60
+.PHONY: fuzz deps-fuzz
+deps-fuzz:
+	@scripts/setup-deps fuzz
+# clang is installed first, then the targets are built with it.
+fuzz: deps-fuzz
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/fuzz/tests/,$(FUZZ_NAMES))
+	tests/fuzz/run $(BUILD)/fuzz $(FUZZ_TIME) $(FUZZ_NAMES:fuzz_%=%)
 
 # What booting machines are served: iPXE binaries and script templates.
 $(FIRMWARE)/.stamp: firmware/collect $(wildcard firmware/templates/*.ipxe) $(BUILD)/config.mk

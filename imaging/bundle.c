@@ -316,7 +316,9 @@ static int check_names(struct norm *s)
 	char e1[WHY_NAME], e2[WHY_NAME];
 	size_t out = 0;
 
-	qsort(s->items, s->n, sizeof(*s->items), by_name);
+	/* An empty bundle has no items array, which qsort must not get. */
+	if (s->n)
+		qsort(s->items, s->n, sizeof(*s->items), by_name);
 	for (size_t i = 0; i < s->n; i++) {
 		struct item *it = &s->items[i];
 		if (out > 0 && str_eq(s->items[out - 1].name, it->name)) {

@@ -246,7 +246,9 @@ static int load(struct orch *o, struct ro *ro)
 		ro->n = n_old;
 		return r < 0 ? r : l.err;
 	}
-	qsort(ro->nodes, ro->n, sizeof(ro->nodes[0]), cmp_rn);
+	/* A pool without nodes leaves ro->nodes NULL, which qsort must not get. */
+	if (ro->n)
+		qsort(ro->nodes, ro->n, sizeof(ro->nodes[0]), cmp_rn);
 	/* What this process already did survives a reload. */
 	for (size_t i = 0; i < n_old; i++) {
 		struct rn *n = find_in(ro, ro->n, old[i].m.id);

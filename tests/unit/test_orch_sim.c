@@ -1452,6 +1452,21 @@ static void test_whole_10000(void **state)
 
 /* ---- 4. cancel and manual starts ---- */
 
+/* A pool without nodes (found by fuzz_http): the rollout has nothing to do and completes. */
+static void test_empty_pool(void **state)
+{
+	struct bw_pool p = pool_of(25, 20, 20);
+	struct mix x = { .zones = 1, .uds = 1, .base = 0, .target = 1 };
+	struct sim *m;
+	(void)state;
+
+	m = sim_open("orchsim", &p, 0, base_seed, &x, &sim_cfg);
+	sim_start(m, 1, "user", NULL);
+	sim_run(m);
+	sim_end(m);
+	assert_string_equal(m->r.status, "Completed");
+}
+
 static void test_cancel(void **state)
 {
 	struct bw_pool p = pool_of(25, 20, 20);
@@ -1992,6 +2007,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_threshold_before, sim_teardown),
 		cmocka_unit_test_teardown(test_threshold_upgraded, sim_teardown),
 		cmocka_unit_test_teardown(test_threshold_in, sim_teardown),
+		cmocka_unit_test_teardown(test_empty_pool, sim_teardown),
 		cmocka_unit_test_teardown(test_cancel, sim_teardown),
 		cmocka_unit_test_teardown(test_quarantine, sim_teardown),
 		cmocka_unit_test_teardown(test_canary, sim_teardown),
