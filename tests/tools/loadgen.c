@@ -469,8 +469,9 @@ static int read_tokens(struct run *r, const char *path)
 	while (r->nodes < LOADGEN_MAX_NODES && fscanf(f, "%63s %127s", name, tok) == 2) {
 		if (strlen(name) >= sizeof(r->names[0]) || strlen(tok) >= sizeof(r->tokens[0]))
 			break;
-		snprintf(r->names[r->nodes], sizeof(r->names[0]), "%s", name);
-		snprintf(r->tokens[r->nodes], sizeof(r->tokens[0]), "%s", tok);
+		/* Lengths checked just above. */
+		memcpy(r->names[r->nodes], name, strlen(name) + 1);
+		memcpy(r->tokens[r->nodes], tok, strlen(tok) + 1);
 		r->nodes++;
 	}
 	fclose(f);
