@@ -33,7 +33,7 @@ machine_boot() {
 			>>"$T/$n/agent.log" 2>&1 &
 		pid=$!
 		echo "$pid" >"$T/$n/agent.pid"
-		wait "$pid" || true
+		{ wait "$pid"; } 2>/dev/null || true # (killed when powered off: no "Killed" line)
 		rm -f "$T/$n/agent.pid"
 	elif [[ $cmdline == *bootwave.hbtoken=* ]]; then
 		"${nsx[@]}" "$AGENT" --cmdline "$T/$n/cmdline" --probe true --grace 0 --once heartbeat \
