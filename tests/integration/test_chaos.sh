@@ -324,7 +324,7 @@ done
 api GET /api/v1/pools/p1/rollout
 echo "   v2 phases: $(jq -r '[.nodes[] | "\(.node) \(.phase)"] | join(", ")' <<<"$BODY")"
 stop_daemon
-for p in "${SIM_PIDS[@]}"; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
+for p in "${SIM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 SIM_PIDS=()
 check_eq "the store passes integrity_check" "ok" "$(sqlite3 "$DB" 'PRAGMA integrity_check')"
 echo "   results: $(jq -r 'map("\(.version) \(.status) ok \(.progress.successful) skipped \(.progress.skipped) failed \(.progress.failed) rolled back \(.rollback.rolled_back // 0)") | join("; ")' <<<"$HIST")"
