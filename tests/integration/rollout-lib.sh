@@ -104,10 +104,12 @@ rollout_verdict() {
 		api GET "/api/v1/rollouts/$id"
 		R=$BODY
 		ver=$(jq -r .version <<<"$R")
+		# A rollout stopped by a rule (Faulted) or cancelled leaves the rest pending, untouched.
 		check_eq "rollout $id ($ver): every node accounted for" "$nn" \
-			"$(jq '[.nodes[] | select(.phase | IN("succeeded", "skipped", "failed", "rolled-back", "rollback-failed"))] | length' <<<"$R")"
+			"$(jq '(if .status == "Completed" then [] else ["pending"] end) as $p |
+				[.nodes[] | select(.phase | IN("succeeded", "skipped", "failed", "rolled-back", "rollback-failed", $p[]))] | length' <<<"$R")"
 		check_eq "rollout $id: counts add up" "$nn" \
-			"$(jq '.progress.successful + .progress.failed + .progress.skipped' <<<"$R")"
+			"$(jq '.progress.successful + .progress.failed + .progress.skipped + (if .status == "Completed" then 0 else .progress.pending end)' <<<"$R")"
 		for b in $(jq -r '[.nodes[] | select(.batch > 0) | .batch] | unique | .[]' <<<"$R"); do
 			members=$(jq -r --argjson b "$b" '[.nodes[] | select(.batch == $b) | .node] | join(" ")' <<<"$R")
 			uds= zones= fds=
@@ -133,6 +135,8 @@ rollout_verdict() {
 				inst=$(bw -o json node show "$n" | jq -r .installed_version)
 				case $ph in
 				succeeded | skipped) check_eq "$n ($ph) runs $ver" "$ver" "$inst" ;;
+				pending) check_eq "$n (pending: never touched) does not run $ver" "yes" \
+					"$([ "$inst" != "$ver" ] && echo yes || echo "no: $inst")" ;;
 				*) check_eq "$n ($ph) runs its previous version" \
 					"$(jq -r --arg n "$n" '.nodes[] | select(.node == $n) | .previous_version' <<<"$R")" "$inst" ;;
 				esac

@@ -37,9 +37,9 @@ for c in fsfreeze losetup tc debugfs sgdisk; do
 done
 
 KILLS=${KILLS:-3}
-FREEZE_S=8     # the store's disk stalls this long
-CUT_S=9        # n5's link is down this long (> stall_timeout)
-STALL_S=5      # [agent] stall_timeout
+FREEZE_S=8     # the store's disk stalls this long (< stall_timeout: downloads wait)
+CUT_S=20       # n5's link is down this long (> stall_timeout)
+STALL_S=12     # [agent] stall_timeout
 BMC_TIMEOUT=2  # [bmc] timeout; with retries = 1: two attempts
 BUILD_DIR=$(cd "$BW_BIN/../.." && pwd)
 AGENT=$BW_BIN/bootwave-agent
