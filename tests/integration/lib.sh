@@ -28,6 +28,8 @@ cleanup() {
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	# A test that mounted something under $T defines cleanup_mounts.
+	declare -F cleanup_mounts >/dev/null && cleanup_mounts
 	if [ "$FAILS" -eq 0 ] && [ -z "${BW_KEEP:-}" ]; then
 		rm -rf "$T"
 	else

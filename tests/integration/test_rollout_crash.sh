@@ -11,6 +11,7 @@
 # batch (size, one update domain, one zone, one node per fault domain, one
 # batch at a time); the data disks are untouched.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/rollout-lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "test_rollout_crash needs root (as test_agent)" >&2; exit 1; }
 
 KILLS=${KILLS:-50}
@@ -57,29 +58,9 @@ for n in $NODES; do
 	i=$((i + 1))
 done
 
-# The machines, in the background until $T/stop exists.
-machines() {
-	local n mac script cmdline
-	while [ ! -e "$T/stop" ]; do
-		for n in $NODES; do
-			mac=$(mac_of "$n")
-			script=$(curl -sS --max-time 5 "$URL/boot/${mac//:/-}.ipxe" 2>/dev/null || true)
-			cmdline=$(grep -o 'bootwave\.[a-z]*=[^ ]*' <<<"$script" | tr '\n' ' ' || true)
-			echo "$cmdline" >"$T/$n/cmdline"
-			if grep -q 'bootwave\.token=' <<<"$script"; then
-				"$AGENT" --cmdline "$T/$n/cmdline" --devroot "$T/$n" --no-reboot --retry 5 reimage \
-					>>"$T/$n/agent.log" 2>&1 || true
-			elif grep -q 'bootwave\.hbtoken=' <<<"$script"; then
-				"$AGENT" --cmdline "$T/$n/cmdline" --probe true --grace 0 --once heartbeat \
-					>>"$T/$n/hb.log" 2>&1 || true
-			fi
-		done
-		sleep 0.2
-	done
-}
-machines &
-MPID=$!
-trap 'touch "$T/stop"; kill $MPID 2>/dev/null || true; wait $MPID 2>/dev/null || true; cleanup' EXIT
+# The machines, in the background until the end (rollout-lib.sh).
+machines_start
+trap 'machines_kill; cleanup' EXIT
 
 running() { [ "$(bw -o json rollout status p1 2>/dev/null | jq -r .status)" = RollingForward ]; }
 bw_rc 0 rollout start p1
@@ -103,56 +84,15 @@ while [ $kills -lt "$KILLS" ] || running; do
 		next=$((next + 1))
 	fi
 done
-touch "$T/stop"
-wait $MPID 2>/dev/null || true
+machines_stop
 last=v$((next - 1))
 echo "   $kills kills of bootwaved during $((next - 1)) rollouts in $((SECONDS - start)) s"
 check_eq "every kill done" "$KILLS" "$kills"
 
 # ---- the verdict, through the API ----
-bw_rc 0 -o json rollout history p1 --limit 0 --days 0
-HIST=$OUT
-check_eq "every rollout finished" "" "$(jq -r '.[] | select(.status == "RollingForward") | .id' <<<"$HIST")"
+# Batch size 3 (25% of 12), one update domain, one zone, one node per fault domain.
+rollout_verdict p1 "$last" 3
 check_eq "none faulted" "" "$(jq -r '.[] | select(.status == "Faulted") | "\(.id) \(.error_code)"' <<<"$HIST")"
-for id in $(jq -r '.[].id' <<<"$HIST"); do
-	api GET "/api/v1/rollouts/$id"
-	R=$BODY
-	ver=$(jq -r .version <<<"$R")
-	check_eq "rollout $id ($ver): every node accounted for" "$N" \
-		"$(jq '[.nodes[] | select(.phase | IN("succeeded", "skipped", "failed", "rolled-back", "rollback-failed"))] | length' <<<"$R")"
-	check_eq "rollout $id: counts add up" "$N" \
-		"$(jq '.progress.successful + .progress.failed + .progress.skipped' <<<"$R")"
-	# Batch size 3 (25% of 12), one update domain, one zone, one node per fault domain.
-	for b in $(jq -r '[.nodes[] | select(.batch > 0) | .batch] | unique | .[]' <<<"$R"); do
-		members=$(jq -r --argjson b "$b" '[.nodes[] | select(.batch == $b) | .node] | join(" ")' <<<"$R")
-		uds= zones= fds=
-		for m in $members; do
-			x=$(bw -o json node show "$m")
-			uds+="$(jq -r .update_domain <<<"$x")\n" zones+="$(jq -r .zone <<<"$x")\n" fds+="$(jq -r .fault_domain <<<"$x")\n"
-		done
-		check_eq "rollout $id batch $b: at most 3 nodes" "yes" "$([ "$(wc -w <<<"$members")" -le 3 ] && echo yes || echo "no: $members")"
-		check_eq "rollout $id batch $b: one update domain" "1" "$(printf "$uds" | sort -u | wc -l)"
-		check_eq "rollout $id batch $b: one zone" "1" "$(printf "$zones" | sort -u | wc -l)"
-		check_eq "rollout $id batch $b: one node per fault domain" "0" "$(printf "$fds" | sort | uniq -d | wc -l)"
-	done
-	# One batch at a time: batch b+1 started after every node of batch b finished.
-	check_eq "rollout $id: batches never overlap" "" "$(jq -r '
-		[.nodes[] | select(.batch > 0)] | group_by(.batch) |
-		[range(1; length) as $i | select((.[$i - 1] | map(.finished_at) | max) > (.[$i] | map(.started_at) | min)) | $i]
-		| map(tostring) | join(" ")' <<<"$R")"
-	# What each node runs agrees with its phase, for the last rollout.
-	if [ "$ver" = "$last" ]; then
-		for n in $NODES; do
-			ph=$(jq -r --arg n "$n" '.nodes[] | select(.node == $n) | .phase' <<<"$R")
-			inst=$(bw -o json node show "$n" | jq -r .installed_version)
-			case $ph in
-			succeeded | skipped) check_eq "$n ($ph) runs $ver" "$ver" "$inst" ;;
-			*) check_eq "$n ($ph) runs its previous version" \
-				"$(jq -r --arg n "$n" '.nodes[] | select(.node == $n) | .previous_version' <<<"$R")" "$inst" ;;
-			esac
-		done
-	fi
-done
 for n in $NODES; do
 	check_eq "$n: data disk unchanged" "$(cat "$T/$n/data.sum")" "$(sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1)"
 done
