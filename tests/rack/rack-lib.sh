@@ -127,7 +127,8 @@ EOF
 	if [ "${RACK_TLS:-0}" = 1 ]; then
 		# The CLI over HTTPS to the bridge's address (the certificate's), trusting the test CA only.
 		URL="https://$RACK_NET.1:${URL##*:}"
-		export BOOTWAVE_URL=$URL BOOTWAVE_CA=$T/pki/ca.pem
+		# (curl, through lib.sh's api helper, trusts it through CURL_CA_BUNDLE)
+		export BOOTWAVE_URL=$URL BOOTWAVE_CA=$T/pki/ca.pem CURL_CA_BUNDLE=$T/pki/ca.pem
 	fi
 	for i in $(seq "$RACK_N"); do
 		node_disks "$i"
