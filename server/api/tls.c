@@ -138,8 +138,16 @@ int api_tls_load(const struct config *c, struct api_tls *t, char *why, size_t si
 		goto fail;
 	}
 	if ((r = read_pem("[api] tls_cert", c->tls_cert, &t->cert_pem, why, size)) < 0 ||
-	    (r = read_pem("[api] tls_key", c->tls_key, &t->key_pem, why, size)) < 0 ||
-	    (r = read_pem(c->tls_ca[0] ? "[api] tls_ca" : "[api] tls_cert", ca_path, &ca_pem, why, size)) < 0)
+	    (r = read_pem("[api] tls_key", c->tls_key, &t->key_pem, why, size)) < 0)
+		goto fail;
+	/* Without tls_ca the certificate itself is pinned: the text already read. */
+	if (c->tls_ca[0])
+		r = read_pem("[api] tls_ca", ca_path, &ca_pem, why, size);
+	else if (!(ca_pem = strdup(t->cert_pem))) {
+		snprintf(why, size, "out of memory");
+		r = -ENOMEM;
+	}
+	if (r < 0)
 		goto fail;
 	r = -EINVAL;
 	if (!(cert = first_cert("[api] tls_cert", c->tls_cert, t->cert_pem, why, size)) ||
