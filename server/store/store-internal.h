@@ -4,6 +4,7 @@
 #define BW_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <time.h>
 
@@ -20,13 +21,32 @@ struct stmt_slot {
 	bool busy; /* handed out, not yet released */
 };
 
-struct store {
+/* One SQLite connection and its kept statements. */
+struct conn {
 	sqlite3 *db;
-	pthread_mutex_t lock;
-	int64_t (*now)(void);
-	struct store_stats stats;
 	struct stmt_slot stmts[STORE_STMT_CACHE];
 	uint64_t stmt_tick;
+};
+
+/*
+ * Two connections to the same file. Writes, and every read of a thread that
+ * holds the write lock (a transaction, a write's callback) or wrote inside a
+ * read still open (a list callback's write), use w under lock;
+ * other reads use r under rlock, so they never wait behind a commit's fsync
+ * (WAL: a reader sees the last commit, a writer does not block it). The lock
+ * order is rlock then lock, never the reverse: a thread holding lock reads on
+ * w. Both locks are recursive (a store_list callback may look up other rows).
+ */
+struct store {
+	struct conn w, r;
+	pthread_mutex_t lock, rlock;
+	/* The thread holding lock, and how many times (guarded by lock; read
+	 * unlocked only to ask "is it me?"). */
+	_Atomic unsigned long w_owner;
+	int w_depth;
+	int64_t (*now)(void);
+	pthread_mutex_t stats_lock;
+	struct store_stats stats;
 	/* Group commit of heartbeats (store_node_heartbeat): the queue, and
 	 * whether a thread is committing a batch; hb_lock guards both. */
 	pthread_mutex_t hb_lock;
@@ -41,12 +61,18 @@ extern const int store_n_migrations;
 /* One locked, timed store operation (latency metrics): begin ... end. */
 struct op {
 	struct store *s;
+	struct conn *conn, *prev;
 	struct timespec t0;
 	int write;
 };
 struct op store_op_begin(struct store *s, int write);
 /* Records the latency, unlocks and returns r. */
 int store_op_end(struct op *o, int r);
+/* The write lock alone (store_tx_begin ... commit/rollback). */
+void store_wlock(struct store *s);
+void store_wunlock(struct store *s);
+/* The connection of this thread's current operation on s. */
+sqlite3 *store_db(struct store *s);
 /* Maps a failed SQLite step to -EEXIST/-EBUSY/-EIO, filling err. */
 int store_sql_fail(struct store *s, int rc, struct store_err *err);
 int store_exec(struct store *s, const char *sql, struct store_err *err);

@@ -19,10 +19,51 @@ static int64_t clock_now(void) { return (int64_t)time(NULL); }
 
 /* ---- locking and latency ---- */
 
+/* The connection of this thread's innermost operation (any store); how many
+ * operations on a read connection it has open, and whether it wrote inside
+ * one: its snapshot (a statement of the outer read still stepping) would not
+ * show that write, so its reads go to the writer's connection until the
+ * outermost read ends. */
+static __thread struct conn *tl_conn;
+static __thread int tl_rdepth;
+static __thread bool tl_dirty;
+
+static unsigned long self_id(void) { return (unsigned long)pthread_self(); }
+
+static bool holds_write(struct store *s) { return atomic_load(&s->w_owner) == self_id(); }
+
+void store_wlock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (tl_rdepth)
+		tl_dirty = true;
+	if (s->w_depth++ == 0)
+		atomic_store(&s->w_owner, self_id());
+}
+
+void store_wunlock(struct store *s)
+{
+	if (--s->w_depth == 0)
+		atomic_store(&s->w_owner, 0UL);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static struct conn *cur_conn(struct store *s) { return tl_conn == &s->r && !holds_write(s) ? &s->r : &s->w; }
+
+sqlite3 *store_db(struct store *s) { return cur_conn(s)->db; }
+
 struct op store_op_begin(struct store *s, int write)
 {
-	struct op o = { .s = s, .write = write };
-	pthread_mutex_lock(&s->lock);
+	struct op o = { .s = s, .write = write, .prev = tl_conn };
+	if (!write && s->r.db && !holds_write(s) && !tl_dirty) {
+		pthread_mutex_lock(&s->rlock);
+		tl_rdepth++;
+		o.conn = &s->r;
+	} else {
+		store_wlock(s);
+		o.conn = &s->w;
+	}
+	tl_conn = o.conn;
 	clock_gettime(CLOCK_MONOTONIC, &o.t0);
 	return o;
 }
@@ -38,20 +79,28 @@ int store_op_end(struct op *o, int r)
 	d = (double)(t1.tv_sec - o->t0.tv_sec) + (double)(t1.tv_nsec - o->t0.tv_nsec) / 1e9;
 	for (b = 0; b < STORE_LAT_BUCKETS && d > store_lat_bounds[b]; b++)
 		;
+	pthread_mutex_lock(&o->s->stats_lock);
 	st->bucket[o->write][b]++;
 	st->count[o->write]++;
 	st->sum[o->write] += d;
 	if (r < 0 && r != -ENOENT && r != -EEXIST && r != -EBUSY)
 		st->errors++;
-	pthread_mutex_unlock(&o->s->lock);
+	pthread_mutex_unlock(&o->s->stats_lock);
+	tl_conn = o->prev;
+	if (o->conn == &o->s->r) {
+		if (--tl_rdepth == 0)
+			tl_dirty = false;
+		pthread_mutex_unlock(&o->s->rlock);
+	} else
+		store_wunlock(o->s);
 	return r;
 }
 
 void store_get_stats(struct store *s, struct store_stats *ret)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->stats_lock);
 	*ret = s->stats;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->stats_lock);
 }
 
 void store_set_clock(struct store *s, int64_t (*now)(void)) { s->now = now ? now : clock_now; }
@@ -77,10 +126,10 @@ static void err_set(struct store_err *err, const char *field, const char *fmt, .
  */
 int store_sql_fail(struct store *s, int rc, struct store_err *err)
 {
-	const char *msg = sqlite3_errmsg(s->db);
+	const char *msg = sqlite3_errmsg(store_db(s));
 
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-		int ext = sqlite3_extended_errcode(s->db);
+		int ext = sqlite3_extended_errcode(store_db(s));
 		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY) {
 			char col[64] = "";
 			const char *dot = strrchr(msg, '.');
@@ -155,6 +204,7 @@ static uint64_t sql_hash(const char *p, size_t n)
 
 int store_prepare(struct store *s, const char *sql, int len, sqlite3_stmt **ret)
 {
+	struct conn *c = cur_conn(s);
 	size_t n = len < 0 ? strlen(sql) : (size_t)len;
 	uint64_t h = sql_hash(sql, n);
 	struct stmt_slot *slot = NULL, *lru = NULL;
@@ -162,10 +212,10 @@ int store_prepare(struct store *s, const char *sql, int len, sqlite3_stmt **ret)
 	int rc;
 
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
-		struct stmt_slot *x = &s->stmts[i];
+		struct stmt_slot *x = &c->stmts[i];
 		if (x->st && !x->busy && x->hash == h && x->len == n && memcmp(x->sql, sql, n) == 0) {
 			x->busy = true;
-			x->used = ++s->stmt_tick;
+			x->used = ++c->stmt_tick;
 			*ret = x->st;
 			return SQLITE_OK;
 		}
@@ -174,7 +224,7 @@ int store_prepare(struct store *s, const char *sql, int len, sqlite3_stmt **ret)
 		else if (x->st && !x->busy && (!lru || x->used < lru->used))
 			lru = x;
 	}
-	rc = sqlite3_prepare_v3(s->db, sql, (int)n, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+	rc = sqlite3_prepare_v3(c->db, sql, (int)n, SQLITE_PREPARE_PERSISTENT, ret, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	slot = slot ? slot : lru;
@@ -186,16 +236,17 @@ int store_prepare(struct store *s, const char *sql, int len, sqlite3_stmt **ret)
 		sqlite3_finalize(slot->st);
 		free(slot->sql);
 	}
-	*slot = (struct stmt_slot){ .hash = h, .used = ++s->stmt_tick, .sql = copy, .len = n, .st = *ret, .busy = true };
+	*slot = (struct stmt_slot){ .hash = h, .used = ++c->stmt_tick, .sql = copy, .len = n, .st = *ret, .busy = true };
 	return rc;
 }
 
 void store_release(struct store *s, sqlite3_stmt *st)
 {
+	struct conn *c = cur_conn(s);
 	if (!st)
 		return;
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
-		struct stmt_slot *x = &s->stmts[i];
+		struct stmt_slot *x = &c->stmts[i];
 		if (x->st == st && x->busy) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
@@ -206,13 +257,19 @@ void store_release(struct store *s, sqlite3_stmt *st)
 	sqlite3_finalize(st);
 }
 
-void store_stmts_clear(struct store *s)
+static void conn_clear(struct conn *c)
 {
 	for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
-		sqlite3_finalize(s->stmts[i].st);
-		free(s->stmts[i].sql);
-		s->stmts[i] = (struct stmt_slot){ 0 };
+		sqlite3_finalize(c->stmts[i].st);
+		free(c->stmts[i].sql);
+		c->stmts[i] = (struct stmt_slot){ 0 };
 	}
+}
+
+void store_stmts_clear(struct store *s)
+{
+	conn_clear(&s->w);
+	conn_clear(&s->r);
 }
 
 static int prepare(struct store *s, const struct sqlbuf *b, sqlite3_stmt **ret, struct store_err *err)
@@ -325,7 +382,7 @@ static void set_time(const struct model *m, void *obj, const char *name, int64_t
 int store_exec(struct store *s, const char *sql, struct store_err *err)
 {
 	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	int rc = sqlite3_exec(store_db(s), sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
 		err_set(err, "", "store: %s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
@@ -338,7 +395,7 @@ static int pragma_int(struct store *s, const char *sql, int *ret)
 {
 	sqlite3_stmt *st;
 	int r = -EIO;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*ret = sqlite3_column_int(st, 0);
@@ -362,7 +419,7 @@ static int migrate(struct store *s, struct store_err *err)
 	int v;
 
 	if (pragma_int(s, "PRAGMA user_version", &v) < 0) {
-		err_set(err, "", "store: cannot read the schema version: %s", sqlite3_errmsg(s->db));
+		err_set(err, "", "store: cannot read the schema version: %s", sqlite3_errmsg(store_db(s)));
 		return -EIO;
 	}
 	if (v > store_n_migrations) {
@@ -386,12 +443,25 @@ static int migrate(struct store *s, struct store_err *err)
 	return 0;
 }
 
+static int conn_open(struct conn *c, const char *path, int flags, struct store_err *err)
+{
+	int rc = sqlite3_open_v2(path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		err_set(err, "", "cannot open store %s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		return -EIO;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, 5000);
+	sqlite3_create_collation_v2(c->db, "version", SQLITE_UTF8, NULL, version_collate, NULL);
+	return 0;
+}
+
 int store_open(const char *path, struct store **ret, struct store_err *err)
 {
 	struct store *s;
 	char mode[16] = "";
 	sqlite3_stmt *st;
-	int rc, r;
+	int r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -403,37 +473,34 @@ int store_open(const char *path, struct store **ret, struct store_err *err)
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&s->lock, &attr);
+	pthread_mutex_init(&s->rlock, &attr);
+	pthread_mutex_init(&s->stats_lock, NULL);
 	pthread_mutex_init(&s->hb_lock, NULL);
 	pthread_cond_init(&s->hb_cond, NULL);
 	pthread_mutexattr_destroy(&attr);
 	s->now = clock_now;
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		err_set(err, "", "cannot open store %s: %s", path,
-			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	if ((r = conn_open(&s->w, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err)) < 0) {
 		store_close(s);
-		return -EIO;
+		return r;
 	}
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, 5000);
-	sqlite3_create_collation_v2(s->db, "version", SQLITE_UTF8, NULL, version_collate, NULL);
 
 	/* WAL: readers never block the writer; synchronous FULL: a committed
 	 * orchestrator step survives a power cut, not only a crash. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(store_db(s), "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 	}
 	if (strcmp(mode, "wal") != 0) {
 		err_set(err, "", "cannot open store %s: %s", path,
-			mode[0] ? "WAL journal mode refused" : sqlite3_errmsg(s->db));
+			mode[0] ? "WAL journal mode refused" : sqlite3_errmsg(store_db(s)));
 		store_close(s);
 		return -EIO;
 	}
 	if ((r = store_exec(s, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL", err)) < 0 ||
-	    (r = migrate(s, err)) < 0) {
+	    (r = migrate(s, err)) < 0 ||
+	    /* Read-only: a write by mistake on it fails, it never bypasses lock. */
+	    (r = conn_open(&s->r, path, SQLITE_OPEN_READONLY, err)) < 0) {
 		store_close(s);
 		return r;
 	}
@@ -446,9 +513,13 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	store_stmts_clear(s);
-	if (s->db)
-		sqlite3_close_v2(s->db);
+	if (s->r.db)
+		sqlite3_close_v2(s->r.db);
+	if (s->w.db)
+		sqlite3_close_v2(s->w.db);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->rlock);
+	pthread_mutex_destroy(&s->stats_lock);
 	pthread_mutex_destroy(&s->hb_lock);
 	pthread_cond_destroy(&s->hb_cond);
 	free(s);
@@ -504,7 +575,7 @@ static int insert_row(struct store *s, const struct model *m, void *obj, const u
 	if (hash)
 		sqlite3_bind_blob(st, (int)m->n_fields, hash, 32, SQLITE_TRANSIENT);
 	if ((r = store_step_done(s, st, err)) == 0)
-		*obj_id(obj) = sqlite3_last_insert_rowid(s->db);
+		*obj_id(obj) = sqlite3_last_insert_rowid(store_db(s));
 	return r;
 }
 
@@ -699,7 +770,7 @@ int store_update(struct store *s, const struct model *m, void *obj, const bool *
 			bind_field(st, idx++, f, obj);
 	}
 	sqlite3_bind_int64(st, idx, *obj_id(obj));
-	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(store_db(s)) == 0)
 		r = -ENOENT;
 	return store_op_end(&o, r);
 }
@@ -715,7 +786,7 @@ int store_delete(struct store *s, const struct model *m, int64_t id, struct stor
 	if ((r = prepare(s, &b, &st, err)) < 0)
 		return store_op_end(&o, r);
 	sqlite3_bind_int64(st, 1, id);
-	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(s->db) == 0)
+	if ((r = store_step_done(s, st, err)) == 0 && sqlite3_changes(store_db(s)) == 0)
 		r = -ENOENT;
 	return store_op_end(&o, r);
 }
@@ -762,7 +833,7 @@ int store_token_touch(struct store *s, const struct bw_token *tok)
 	if (tok->last_used_at && now - tok->last_used_at < 60)
 		return 0;
 	o = store_op_begin(s, 1);
-	if (sqlite3_prepare_v2(s->db, "UPDATE tokens SET last_used_at = ?1 WHERE id = ?2", -1, &st,
+	if (sqlite3_prepare_v2(store_db(s), "UPDATE tokens SET last_used_at = ?1 WHERE id = ?2", -1, &st,
 			       NULL) != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, SQLITE_ERROR, NULL));
 	sqlite3_bind_int64(st, 1, now);
@@ -775,7 +846,7 @@ static int count_query(struct store *s, const char *sql, int64_t *ret)
 {
 	sqlite3_stmt *st;
 	int r = -EIO;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
 		return store_sql_fail(s, SQLITE_ERROR, NULL);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*ret = sqlite3_column_int64(st, 0);
@@ -831,7 +902,7 @@ int store_version_pinned_by(struct store *s, int64_t image_id, const char *versi
 	struct op o = store_op_begin(s, 0);
 	int r, rc;
 
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(store_db(s),
 			       "SELECT name FROM pools WHERE image_id = ?1 AND image_version = ?2"
 			       " ORDER BY id LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -856,7 +927,7 @@ int store_count_nodes_by_state(struct store *s, store_count_cb cb, void *userdat
 	struct op o = store_op_begin(s, 0);
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM nodes GROUP BY state ORDER BY state",
+	if (sqlite3_prepare_v2(store_db(s), "SELECT state, count(*) FROM nodes GROUP BY state ORDER BY state",
 			       -1, &st, NULL) != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, SQLITE_ERROR, NULL));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)

@@ -6,9 +6,9 @@
 
 int store_tx_begin(struct store *s)
 {
-	pthread_mutex_lock(&s->lock);
+	store_wlock(s);
 	if (store_exec(s, "BEGIN IMMEDIATE", NULL) < 0) {
-		pthread_mutex_unlock(&s->lock);
+		store_wunlock(s);
 		return -EIO;
 	}
 	return 0;
@@ -21,14 +21,14 @@ int store_tx_commit(struct store *s)
 	if (r < 0)
 		store_exec(s, "ROLLBACK", NULL);
 	store_op_end(&o, r);
-	pthread_mutex_unlock(&s->lock);
+	store_wunlock(s);
 	return r;
 }
 
 void store_tx_rollback(struct store *s)
 {
 	store_exec(s, "ROLLBACK", NULL);
-	pthread_mutex_unlock(&s->lock);
+	store_wunlock(s);
 }
 
 /* Prepares sql, binds text/int64 values described by fmt ('t' text, 'i' int64), steps it. */
@@ -125,7 +125,7 @@ int store_node_set_state(struct store *s, int64_t node_id, const char *state)
 	struct op o = store_op_begin(s, 1);
 	int r = run(s, "UPDATE nodes SET state = ?1, updated_at = ?2 WHERE id = ?3", "tii", state, s->now(),
 		    node_id);
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(store_db(s)) == 0)
 		r = -ENOENT;
 	return store_op_end(&o, r);
 }

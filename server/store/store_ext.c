@@ -59,7 +59,7 @@ int store_ext_version_used_by(struct store *s, const char *name, const char *ver
 	int r;
 
 	/* A pool that runs it first; else one that would roll back to it. */
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(store_db(s),
 			       "SELECT p.name, pe.version IS NOT ?2"
 			       " FROM pool_extensions pe JOIN pools p ON p.id = pe.pool_id"
 			       " WHERE pe.name = ?1 AND (pe.version = ?2 OR pe.previous_version = ?2)"
@@ -82,7 +82,7 @@ int store_ext_version_count(struct store *s, int64_t extension_id, int64_t *ret_
 	int64_t n = 0;
 	int r;
 
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(store_db(s),
 			       "SELECT (SELECT version FROM extension_versions WHERE extension_id = ?1"
 			       " ORDER BY id LIMIT 1), count(*) FROM extension_versions WHERE extension_id = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -101,7 +101,7 @@ int store_ext_used_by_pool(struct store *s, const char *name, char *pool, size_t
 	sqlite3_stmt *st;
 	struct op o = store_op_begin(s, 0);
 
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(store_db(s),
 			       "SELECT p.name FROM pool_extensions pe JOIN pools p ON p.id = pe.pool_id"
 			       " WHERE pe.name = ?1 ORDER BY p.id LIMIT 1",
 			       -1, &st, NULL) != SQLITE_OK)

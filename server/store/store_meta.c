@@ -38,7 +38,7 @@ int store_custom_data_get(struct store *s, enum store_owner owner, int64_t id, u
 	if (!name)
 		return -EINVAL;
 	o = store_op_begin(s, 0);
-	rc = sqlite3_prepare_v2(s->db, "SELECT data FROM custom_data WHERE owner = ?1 AND owner_id = ?2", -1, &st,
+	rc = sqlite3_prepare_v2(store_db(s), "SELECT data FROM custom_data WHERE owner = ?1 AND owner_id = ?2", -1, &st,
 				NULL);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
@@ -87,7 +87,7 @@ int store_custom_data_put(struct store *s, enum store_owner owner, int64_t id, c
 		 " ON CONFLICT (owner, owner_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
 		 table);
 	o = store_op_begin(s, 1);
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	rc = sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -96,7 +96,7 @@ int store_custom_data_put(struct store *s, enum store_owner owner, int64_t id, c
 	sqlite3_bind_blob(st, 3, len ? data : "", (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, s->now());
 	r = store_step_done(s, st, NULL);
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(store_db(s)) == 0)
 		r = -ENOENT; /* the owner is gone */
 	return store_op_end(&o, r);
 }
@@ -111,13 +111,13 @@ int store_custom_data_delete(struct store *s, enum store_owner owner, int64_t id
 	if (!name)
 		return -EINVAL;
 	o = store_op_begin(s, 1);
-	rc = sqlite3_prepare_v2(s->db, "DELETE FROM custom_data WHERE owner = ?1 AND owner_id = ?2", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(store_db(s), "DELETE FROM custom_data WHERE owner = ?1 AND owner_id = ?2", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_op_end(&o, store_sql_fail(s, rc, NULL));
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
 	r = store_step_done(s, st, NULL);
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(store_db(s)) == 0)
 		r = -ENOENT;
 	return store_op_end(&o, r);
 }
@@ -129,7 +129,7 @@ int store_slot_task(struct store *s, int64_t node_id, const char *slot, int64_t 
 	int64_t id = 0;
 	int rc, r = -ENOENT;
 
-	rc = sqlite3_prepare_v2(s->db,
+	rc = sqlite3_prepare_v2(store_db(s),
 				"SELECT id FROM tasks WHERE node_id = ?1 AND kind = 'reimage' AND state = 'succeeded'"
 				" AND slot = ?2 ORDER BY id DESC LIMIT 1",
 				-1, &st, NULL);

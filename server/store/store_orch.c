@@ -76,7 +76,7 @@ int store_rollout_insert(struct store *s, struct bw_rollout *r)
 	sqlite3_bind_text(st, 18, r->extension, -1, SQLITE_TRANSIENT);
 	r2 = store_step_done(s, st, NULL);
 	if (r2 == 0)
-		r->id = sqlite3_last_insert_rowid(s->db);
+		r->id = sqlite3_last_insert_rowid(store_db(s));
 	return store_op_end(&o, r2);
 }
 

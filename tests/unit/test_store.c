@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "fsutil.h"
@@ -218,11 +219,11 @@ static void test_open_is_wal_with_foreign_keys(void **state)
 	sqlite3_stmt *st;
 	int fk = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(f->s->db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->s->w.db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(f->s->db, "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(f->s->w.db, "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	fk = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -751,6 +752,16 @@ static void test_list_callback_may_use_store(void **state)
 	assert_int_equal(store_list(f->s, &model_zone, NULL, 0, 0, 0, nested_cb, f->s, NULL), 0);
 }
 
+static int write_cb(const void *obj, void *userdata)
+{
+	struct store *s = userdata;
+	struct bw_site site;
+	(void)obj;
+	add_site(s, "from-callback");
+	assert_int_equal(store_get_by_key(s, &model_site, 0, "from-callback", &site), 0);
+	return 0;
+}
+
 static void test_list_filters(void **state)
 {
 	struct store_fx *f = *state;
@@ -1104,10 +1115,10 @@ static void test_agent_token_use_writes_once(void **state)
 	assert_int_equal(node, n.id);
 	assert_int_equal(task, 0);
 	/* Later uses read only: no row changes (each was a commit, an fsync). */
-	changes = sqlite3_total_changes(f->s->db);
+	changes = sqlite3_total_changes(f->s->w.db);
 	fake_now += 10;
 	assert_int_equal(store_agent_token_use(f->s, h, "heartbeat", &node, NULL), 0);
-	assert_int_equal(sqlite3_total_changes(f->s->db), changes);
+	assert_int_equal(sqlite3_total_changes(f->s->w.db), changes);
 	assert_int_equal(store_agent_token_use(f->s, h, "reimage", &node, NULL), -EACCES);
 	assert_int_equal(store_agent_token_use(f->s, other, "heartbeat", &node, NULL), -EACCES);
 	fake_now += 100;
@@ -1168,6 +1179,67 @@ static void test_node_heartbeat_group_commit(void **state)
 	}
 	/* A node that is gone: the batch commits, nothing is written. */
 	assert_int_equal(store_node_heartbeat(f->s, 999999, "Healthy", 1), 0);
+}
+
+/* ---- readers and the writer ---- */
+
+struct reader_arg {
+	struct store *s;
+	int64_t site, zone;
+	int got_site, got_zone;
+	volatile int done;
+};
+
+static void *reader_thread(void *userdata)
+{
+	struct reader_arg *a = userdata;
+	struct bw_site site;
+	struct bw_zone z;
+	a->got_site = store_get(a->s, &model_site, a->site, &site);
+	a->got_zone = store_get(a->s, &model_zone, a->zone, &z);
+	a->done = 1;
+	return NULL;
+}
+
+/*
+ * A read from another thread does not wait for a transaction in progress
+ * (nor its commit): it sees the last commit. The writer's own reads inside
+ * its transaction see what it wrote; a read's callback may write (and its
+ * reads there see that write).
+ */
+static void test_reads_do_not_wait_for_the_writer(void **state)
+{
+	struct store_fx *f = *state;
+	struct reader_arg a = { .s = f->s };
+	struct bw_zone z;
+	struct bw_site site;
+	struct store_err err = { .field = "" };
+	pthread_t th;
+
+	a.site = add_site(f->s, "dc1");
+	assert_int_equal(store_tx_begin(f->s), 0);
+	model_init(&model_zone, &z);
+	snprintf(z.name, sizeof(z.name), "in-tx");
+	z.site = a.site;
+	assert_int_equal(store_insert(f->s, &model_zone, &z, &err), 0);
+	assert_int_equal(store_get(f->s, &model_zone, z.id, &z), 0); /* its own write */
+	a.zone = z.id;
+	assert_int_equal(pthread_create(&th, NULL, reader_thread, &a), 0);
+	for (int i = 0; i < 500 && !a.done; i++)
+		usleep(10000);
+	assert_int_equal(a.done, 1); /* within 5 s, the transaction still open */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.got_site, 0);
+	assert_int_equal(a.got_zone, -ENOENT); /* not committed yet */
+	assert_int_equal(store_tx_commit(f->s), 0);
+
+	a.done = 0;
+	reader_thread(&a);
+	assert_int_equal(a.got_zone, 0); /* committed: every reader sees it */
+	assert_int_equal(store_get(f->s, &model_site, a.site, &site), 0);
+	/* A read's callback writing then reading (test_list_callback_may_use_store reads only). */
+	assert_int_equal(store_list(f->s, &model_zone, NULL, 0, 0, 0, write_cb, f->s, NULL), 0);
+	assert_int_equal(store_get_by_key(f->s, &model_site, 0, "from-callback", &site), 0);
 }
 
 /* ---- metrics ---- */
@@ -1261,6 +1333,7 @@ int main(void)
 		T(test_token_touch_once_a_minute),
 		T(test_agent_token_use_writes_once),
 		T(test_node_heartbeat_group_commit),
+		T(test_reads_do_not_wait_for_the_writer),
 		T(test_count_nodes_by_state),
 		T(test_stats_count_reads_and_writes),
 		/* Last: under UBSan a failure here aborts the whole binary. */

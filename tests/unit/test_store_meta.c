@@ -83,7 +83,7 @@ static int64_t rows(struct store *s)
 {
 	sqlite3_stmt *st;
 	int64_t n;
-	assert_int_equal(sqlite3_prepare_v2(s->db, "SELECT count(*) FROM custom_data", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(s->w.db, "SELECT count(*) FROM custom_data", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
