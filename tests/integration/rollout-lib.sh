@@ -88,6 +88,44 @@ machine_power_off() {
 }
 machine_power_on() { rm -f "$T/$1/off"; }
 
+# machines_disks SIZE: each machine of $NODES gets a blank OS disk of SIZE
+# ($T/N/dev/vda) and a 4 MiB ext4 data disk holding a file (vdb), whose
+# sha256 is kept in $T/N/data.sum.
+machines_disks() {
+	local n
+	for n in $NODES; do
+		mkdir -p "$T/$n/dev" "$T/$n/files"
+		truncate -s "$1" "$T/$n/dev/vda"
+		head -c 200000 /dev/urandom >"$T/$n/files/db.bin"
+		ext4_image "$T/$n/files" "$T/$n/dev/vdb" 4M
+		sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1 >"$T/$n/data.sum"
+	done
+}
+
+# rollout_fleet: image os with v1 ($T/v1.tar.gz) published, site s1 with
+# zones z1 and z2, pool p1 on the latest os (auto upgrade, batches of 25%,
+# one node per fault domain) and every machine of $NODES in it: the first
+# half in z1, the rest in z2, update domains 0-2 in turn, fault domains by
+# pairs. A test may define node_args N to add options to N's node create.
+rollout_fleet() {
+	local n i=0 half extra
+	half=$(($(wc -w <<<"$NODES") / 2))
+	bw -q image create os
+	bw_rc 0 image publish os v1 "$T/v1.tar.gz"
+	bw -q site create s1
+	bw -q zone create z1 --site s1
+	bw -q zone create z2 --site s1
+	bw_rc 0 pool create p1 --image os --image-version latest --auto-upgrade true --max-batch-percent 25 \
+		--max-per-fault-domain 1 --health-timeout 120 --heartbeat-timeout 600
+	for n in $NODES; do
+		extra=()
+		declare -F node_args >/dev/null && read -ra extra <<<"$(node_args "$n")"
+		bw_rc 0 node create "$n" --mac "$(mac_of "$n")" --os-disk /dev/vda --data-disks /dev/vdb --pool p1 \
+			--zone "z$((i / half + 1))" --update-domain $((i % 3)) --fault-domain $((i / 2)) "${extra[@]}"
+		i=$((i + 1))
+	done
+}
+
 # rollout_verdict POOL LAST_VERSION MAX_BATCH: every rollout of POOL
 # finished and every node of $NODES is accounted for in each; the counts add
 # up; each batch held at most MAX_BATCH nodes of one update domain and one

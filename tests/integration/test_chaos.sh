@@ -100,13 +100,7 @@ PORT=${URL##*:}
 N=12
 NODES=$(seq -f 'n%g' 1 $N | tr '\n' ' ')
 mac_of() { printf '52:54:00:cf:00:%02x' "${1#n}"; }
-for n in $NODES; do
-	mkdir -p "$T/$n/dev" "$T/$n/files"
-	truncate -s 40M "$T/$n/dev/vda" # slots a and b, 6 MiB of data partition
-	head -c 200000 /dev/urandom >"$T/$n/files/db.bin"
-	ext4_image "$T/$n/files" "$T/$n/dev/vdb" 4M
-	sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1 >"$T/$n/data.sum"
-done
+machines_disks 40M # slots a and b, 6 MiB of data partition
 # 3 MB that do not compress: at 2 Mbit/s, n5 and n8 download for 12 s.
 for v in v1 v2; do
 	os_tree "$T/$v" "$v"
@@ -148,25 +142,13 @@ start_bmc() {
 BMC_NODES="n3 n9"
 for n in $BMC_NODES; do start_bmc "$n"; done
 
-bw -q image create os
-bw_rc 0 image publish os v1 "$T/v1.tar.gz"
-bw -q site create s1
-bw -q zone create z1 --site s1
-bw -q zone create z2 --site s1
-bw_rc 0 pool create p1 --image os --image-version latest --auto-upgrade true --max-batch-percent 25 \
-	--max-per-fault-domain 1 --health-timeout 120 --heartbeat-timeout 600
-i=0
-for n in $NODES; do
-	bmc=()
-	if [[ " $BMC_NODES " == *" $n "* ]]; then
-		bmc=(--bmc-driver redfish --bmc-address 127.0.0.1 --bmc-port "${SIM_PORT[$n]}" --bmc-username admin
-			--bmc-password-file "$T/bmc.pw" --bmc-scheme http)
-	fi
-	# zones z1 (n1-n6) and z2 (n7-n12); update domains 0-2 in each; fault domains by pairs
-	bw_rc 0 node create "$n" --mac "$(mac_of "$n")" --os-disk /dev/vda --data-disks /dev/vdb --pool p1 \
-		--zone "z$((i / 6 + 1))" --update-domain $((i % 3)) --fault-domain $((i / 2)) "${bmc[@]}"
-	i=$((i + 1))
-done
+# node_args N (rollout_fleet): the BMC of the nodes that have one.
+node_args() {
+	[[ " $BMC_NODES " == *" $1 "* ]] || return 0
+	echo "--bmc-driver redfish --bmc-address 127.0.0.1 --bmc-port ${SIM_PORT[$1]} --bmc-username admin" \
+		"--bmc-password-file $T/bmc.pw --bmc-scheme http"
+}
+rollout_fleet
 
 status() { timeout 10 "${NSX[@]}" "$BW_BIN/bootwave" -o json rollout status p1 2>/dev/null || true; }
 running() { [ "$(status | jq -r .status 2>/dev/null)" = RollingForward ]; }

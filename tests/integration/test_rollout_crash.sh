@@ -32,31 +32,12 @@ sed -i "s/^listen = .*/listen = $(cat "$T/port")/" "$CONF"
 N=12
 NODES=$(seq -f 'n%g' 1 $N | tr '\n' ' ')
 mac_of() { printf '52:54:00:ce:00:%02x' "${1#n}"; }
-for n in $NODES; do
-	mkdir -p "$T/$n/dev" "$T/$n/files"
-	truncate -s 64M "$T/$n/dev/vda"
-	head -c 200000 /dev/urandom >"$T/$n/files/db.bin"
-	ext4_image "$T/$n/files" "$T/$n/dev/vdb" 4M
-	sha256sum <"$T/$n/dev/vdb" | cut -d' ' -f1 >"$T/$n/data.sum"
-done
+machines_disks 64M
 for v in v1 v2 v3 v4 v5 v6 v7 v8; do
 	os_tree "$T/$v" "$v"
 	tar -C "$T/$v" -czf "$T/$v.tar.gz" .
 done
-bw -q image create os
-bw_rc 0 image publish os v1 "$T/v1.tar.gz"
-bw -q site create s1
-bw -q zone create z1 --site s1
-bw -q zone create z2 --site s1
-bw_rc 0 pool create p1 --image os --image-version latest --auto-upgrade true --max-batch-percent 25 \
-	--max-per-fault-domain 1 --health-timeout 120 --heartbeat-timeout 600
-i=0
-for n in $NODES; do
-	# zones z1 (n1-n6) and z2 (n7-n12); update domains 0-2 in each; fault domains by pairs
-	bw_rc 0 node create "$n" --mac "$(mac_of "$n")" --os-disk /dev/vda --data-disks /dev/vdb --pool p1 \
-		--zone "z$((i / 6 + 1))" --update-domain $((i % 3)) --fault-domain $((i / 2))
-	i=$((i + 1))
-done
+rollout_fleet
 
 # The machines, in the background until the end (rollout-lib.sh).
 machines_start
