@@ -38,7 +38,7 @@ struct tftp_proc {
 	uint64_t restart_timer;
 	char args[10][CONFIG_PATH_MAX]; /* argv of the process, built once */
 	char *argv[12];
-	char asan_env[512];
+	char asan_env[512], ubsan_env[512];
 	char *envp[3];
 };
 
@@ -263,13 +263,12 @@ int tftp_proc_start(struct evloop *ev, int fd, const struct config *cfg, struct 
 		int n = 0;
 #ifdef __SANITIZE_ADDRESS__
 		const char *asan = getenv("ASAN_OPTIONS"), *ubsan = getenv("UBSAN_OPTIONS");
-		static char ubsan_env[512];
 		snprintf(p->asan_env, sizeof(p->asan_env), "ASAN_OPTIONS=%s%sdetect_leaks=0", asan ? asan : "",
 			 asan && *asan ? ":" : "");
 		p->envp[n++] = p->asan_env;
 		if (ubsan) {
-			snprintf(ubsan_env, sizeof(ubsan_env), "UBSAN_OPTIONS=%s", ubsan);
-			p->envp[n++] = ubsan_env;
+			snprintf(p->ubsan_env, sizeof(p->ubsan_env), "UBSAN_OPTIONS=%s", ubsan);
+			p->envp[n++] = p->ubsan_env;
 		}
 #endif
 		p->envp[n] = NULL;
