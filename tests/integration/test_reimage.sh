@@ -213,6 +213,9 @@ check_eq "power cut: the same task succeeded" "succeeded" "$(task_field state)"
 check_eq "power cut: no other task" "$TASK" "$(bw -o json node tasks n1 | jq 'max_by(.id).id')"
 check_eq "power cut: the reimage script was served again after the cut" "2" \
 	"$(events_json | jq --argjson since "$since" '[.[] | select(.id > $since and .kind == "boot" and (.message | test("^reimage")))] | length')"
+check_contains "power cut: the history says the task started over, and where it was cut" \
+	"task $TASK: the machine booted again while its agent was at" \
+	"$(events_json | jq -r --argjson since "$since" '.[] | select(.id > $since and .kind == "reimage-restarted") | .message')"
 check_eq "power cut: v1 in slot a is the active one" "a" "$(node_field active_slot)"
 check_contains "power cut: the OS came up" "bootwave-os: v1 up" "$(tr -d '\r' <"$T/console.log")"
 check_eq "power cut: data partition unchanged after the reimage" "$DATA_PART_SUM" "$(data_part_sum)"
