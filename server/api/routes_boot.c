@@ -161,6 +161,20 @@ int boot_script(struct request *r)
 			which = IPXE_WAIT;
 		} else if (rc < 0 || mint_agent_token(r, &node, "reimage", task.id, AGENT_TOKEN_TTL, token) < 0)
 			return api_reply_error(r, 503, "unavailable", NULL, "cannot record the agent token");
+		else if (str_eq(task.state, "running")) {
+			/*
+			 * Its agent had started and the machine boots again (a power
+			 * cut, a reset): that agent is gone, its token just replaced,
+			 * and the new one writes the slot over from the start. Said
+			 * once here, or the history shows one attempt where there were two.
+			 */
+			log_msg(LOG_WARN_, &(struct log_ctx){ .node = node.name },
+				"boot: task %lld was running (%s, %lld of %lld bytes): it starts over", (long long)task.id,
+				task.stage, (long long)task.bytes_done, (long long)task.bytes_total);
+			store_event_add(a->store, node.id, 0, "reimage-restarted",
+					"task %lld: the machine booted again while its agent was at %s, %lld of %lld bytes; it starts over",
+					(long long)task.id, task.stage, (long long)task.bytes_done, (long long)task.bytes_total);
+		}
 	}
 	if (which == IPXE_ACTIVE) {
 		pending = ipxe_pending(&node);

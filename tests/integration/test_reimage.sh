@@ -10,10 +10,15 @@
 #      keep every byte.
 #   3. "broken" (boots, never healthy) into slot a: reported Unhealthy, not
 #      committed, slot b stays the active one.
+#   4. v1 again into slot a, and a power cut while the agent writes it (the
+#      QEMU process killed, then started again on the same disks): the open
+#      task runs again at the next network boot and v1 is committed; slot b,
+#      the data partition and the data disk keep every byte.
 # After 1 and 2 the extension of the node's pool runs over SSH in the new OS
 # (its dropbear, the host key its agent reported).
 # Reboots between steps go through QEMU's monitor (system_reset), as a BMC
-# would do. Prints how long each phase took.
+# would do; the power cut of 4 kills QEMU outright. Prints how long each
+# phase took.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "test_reimage needs root for network namespaces" >&2; exit 1; }
 
@@ -72,16 +77,22 @@ bw_rc 0 node set n1 --pool p1
 
 # The machine boots from the network, always; bootwaved picks what it boots.
 MON_PORT=4444
-ip netns exec "$S" timeout 1500 qemu-system-x86_64 -machine pc,accel=tcg -m 512 -display none \
-	-monitor "tcp:127.0.0.1:$MON_PORT,server,nowait" -serial "file:$T/console.log" -boot order=n \
-	-drive "file=$T/os.raw,format=raw,if=virtio" -drive "file=$T/data.raw,format=raw,if=virtio" \
-	-netdev "tap,id=n0,ifname=tap1,script=no,downscript=no" \
-	-device "virtio-net-pci,netdev=n0,mac=$MAC" -S >"$T/qemu.out" 2>&1 &
-VM=$!
 monitor() { # monitor COMMAND: one command to QEMU's monitor, as a BMC would send
 	ip netns exec "$S" bash -c "exec 3<>/dev/tcp/127.0.0.1/$MON_PORT && echo '$1' >&3 && sleep 0.5" 2>/dev/null
 }
-for _ in $(seq 50); do monitor info >/dev/null && break; sleep 0.1; done
+# power_on [QEMU ARG...]: the machine with its two disks, as $VM (the QEMU
+# process's own id in $T/qemu.pid); its console goes to $T/console.log.
+power_on() {
+	rm -f "$T/qemu.pid"
+	ip netns exec "$S" timeout 1500 qemu-system-x86_64 -machine pc,accel=tcg -m 512 -display none \
+		-monitor "tcp:127.0.0.1:$MON_PORT,server,nowait" -serial "file:$T/console.log" -boot order=n \
+		-drive "file=$T/os.raw,format=raw,if=virtio" -drive "file=$T/data.raw,format=raw,if=virtio" \
+		-netdev "tap,id=n0,ifname=tap1,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$MAC" -pidfile "$T/qemu.pid" "$@" >>"$T/qemu.out" 2>&1 &
+	VM=$!
+	for _ in $(seq 50); do monitor info >/dev/null && break; sleep 0.1; done
+}
+power_on -S
 
 node_field() { bw -o json node show n1 | jq -r ".$1"; }
 events_json() { bw -o json node events n1; }
@@ -108,12 +119,14 @@ phases() {
 		echo "(no phase times: events incomplete)"
 }
 last_event_id() { events_json | jq '[.[].id] | max // 0'; }
-data_part_sum() { # sha256 of the bw-data partition of the OS disk
+part_range() { sgdisk -p "$T/os.raw" | awk -v l="$1" '$7 == l { print $2 * 512, ($3 - $2 + 1) * 512 }'; }
+part_sum() { # part_sum LABEL: sha256 of that partition of the OS disk
 	local r
-	r=$(sgdisk -p "$T/os.raw" | awk '$7 == "bw-data" { print $2 * 512, ($3 - $2 + 1) * 512 }')
+	r=$(part_range "$1")
 	[ -n "$r" ] || { echo none; return; }
 	dd if="$T/os.raw" bs=1M skip="${r% *}" count="${r#* }" iflag=skip_bytes,count_bytes 2>/dev/null | sha256sum | cut -d' ' -f1
 }
+data_part_sum() { part_sum bw-data; }
 
 # 1. First provisioning: v1 from a tarball on a blank disk.
 since=$(last_event_id)
@@ -137,7 +150,7 @@ check_eq "v1: the host key its agent reported is the one pinned" "ssh-ed25519" "
 
 # The data partition now gets data of its own, written from the outside
 # (the test OS never mounts it).
-r=$(sgdisk -p "$T/os.raw" | awk '$7 == "bw-data" { print $2 * 512, ($3 - $2 + 1) * 512 }')
+r=$(part_range bw-data)
 head -c "${r#* }" /dev/urandom | dd of="$T/os.raw" bs=1M seek="${r% *}" oflag=seek_bytes conv=notrunc 2>/dev/null
 DATA_PART_SUM=$(data_part_sum)
 
@@ -167,10 +180,51 @@ check_eq "broken: v2 stays installed" "v2" "$(node_field installed_version)"
 check_eq "broken: pending in slot a" "a broken" "$(node_field pending_slot) $(node_field pending_version)"
 check_not_contains "broken: no commit" "version broken" "$(events_json | jq -r '.[] | select(.kind == "committed") | .message')"
 
+# 4. The power cut mid-write: v1 again, into slot a (where "broken" waits),
+# and the machine loses its power while the agent writes: the QEMU process
+# is killed (SIGKILL, the guest shuts nothing down), then started again with
+# the same disks. The task is still open, so the machine's next network
+# boot gets the reimage script again and the agent writes the slot over
+# from the start; slot b (v2, the committed one) and the data never change.
+SLOT_B_SUM=$(part_sum bw-os-b)
+since=$(last_event_id)
+bw_rc 0 node reimage n1 --version v1
+TASK=$(bw -o json node tasks n1 | jq 'max_by(.id).id')
+task_field() { bw -o json node tasks n1 | jq -r ".[] | select(.id == $TASK) | .$1"; }
+# (a tarball: the agent makes the file system, then extracts what it downloads)
+writing() { [ "$(bw -o json node tasks n1 | jq ".[] | select(.id == $TASK and .state == \"running\" and
+	(.stage == \"writing\" or .stage == \"extracting\") and .bytes_done > 0) | .id")" = "$TASK" ]; }
+monitor system_reset
+WAIT_EVERY=0.2 wait_for "power cut: the agent writing v1" 600 writing
+CUT_AT=$(task_field bytes_done)
+kill -KILL "$(cat "$T/qemu.pid")"
+wait "$VM" 2>/dev/null || true
+echo "   power cut: writing $CUT_AT of $(task_field bytes_total) bytes after $WAITED s, QEMU killed"
+check_eq "power cut: the task is still running (no result came)" "running" "$(task_field state)"
+check_eq "power cut: data partition unchanged" "$DATA_PART_SUM" "$(data_part_sum)"
+check_eq "power cut: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+check_eq "power cut: slot b (v2) unchanged" "$SLOT_B_SUM" "$(part_sum bw-os-b)"
+check_eq "power cut: v2 in slot b is still the committed one" "b v2" "$(node_field active_slot) $(node_field installed_version)"
+mv "$T/console.log" "$T/console-cut.log"
+power_on
+wait_for "power cut: v1 installed and healthy after the power came back" 600 installed_is v1 &&
+	echo "   power cut: v1 committed $WAITED s after the power came back"
+check_eq "power cut: the same task succeeded" "succeeded" "$(task_field state)"
+check_eq "power cut: no other task" "$TASK" "$(bw -o json node tasks n1 | jq 'max_by(.id).id')"
+check_eq "power cut: the reimage script was served again after the cut" "2" \
+	"$(events_json | jq --argjson since "$since" '[.[] | select(.id > $since and .kind == "boot" and (.message | test("^reimage")))] | length')"
+check_contains "power cut: the history says the task started over, and where it was cut" \
+	"task $TASK: the machine booted again while its agent was at" \
+	"$(events_json | jq -r --argjson since "$since" '.[] | select(.id > $since and .kind == "reimage-restarted") | .message')"
+check_eq "power cut: v1 in slot a is the active one" "a" "$(node_field active_slot)"
+check_contains "power cut: the OS came up" "bootwave-os: v1 up" "$(tr -d '\r' <"$T/console.log")"
+check_eq "power cut: data partition unchanged after the reimage" "$DATA_PART_SUM" "$(data_part_sum)"
+
 monitor quit || true
 wait "$VM" 2>/dev/null || true
 check_eq "at the end: data partition unchanged" "$DATA_PART_SUM" "$(data_part_sum)"
 check_eq "at the end: data disk unchanged" "$DATA_DISK_SUM" "$(data_disk_sum)"
+check_eq "at the end: slot b (v2) unchanged" "$SLOT_B_SUM" "$(part_sum bw-os-b)"
 echo "   whole test: $(($(date +%s) - t0)) s of QEMU"
 stop_daemon
 finish
