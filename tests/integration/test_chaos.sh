@@ -230,12 +230,15 @@ while :; do
 	js=$(status)
 	st=$(jq -r .status <<<"$js" 2>/dev/null || true)
 	if [ "$st" != RollingForward ] && [ -n "$st" ] && [ -z "$bmc_frozen" ] && [ $kills -ge "$KILLS" ]; then break; fi
-	# BMCs: answered again once their node's batch began more than timeout x 2 attempts + backoff ago.
+	# BMCs: answered again once their node's batch began more than timeout x 2 attempts + backoff ago,
+	# even when the rollout ended sooner (a simulated machine netboots by itself: its phase may
+	# succeed within seconds, while bootwaved still waits on the BMC); or at the rollout's end,
+	# if their node's batch never began.
 	for n in $bmc_frozen; do
 		ph=$(phase_in "$js" "$n")
 		if [ -n "$ph" ] && [ "$ph" != pending ] && [ -z "${bmc_since[$n]:-}" ]; then bmc_since[$n]=$SECONDS; fi
 		if { [ -n "${bmc_since[$n]:-}" ] && [ $((SECONDS - bmc_since[$n])) -ge $((BMC_TIMEOUT * 2 + 4)) ]; } ||
-			{ [ -n "$st" ] && [ "$st" != RollingForward ]; }; then
+			{ [ -z "${bmc_since[$n]:-}" ] && [ -n "$st" ] && [ "$st" != RollingForward ]; }; then
 			kill -CONT "${SIM_PID[$n]}"
 			bmc_frozen=$(tr ' ' '\n' <<<"$bmc_frozen" | grep -vx "$n" | tr '\n' ' ' | xargs || true)
 			echo "   $n: its BMC answered nothing for $((SECONDS - t0)) s (phase $ph)"
