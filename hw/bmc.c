@@ -477,8 +477,11 @@ static void *worker(void *arg)
 
 		/* Shutting down: what has not started is not sent (its caller hears why);
 		 * a rollout re-issues its actions after a restart. */
+		char why[160] = "";
 		if (cancel)
 			j->rc = hw_fail(&j->err, -ECANCELED, "bmc", "not sent: bootwaved is shutting down");
+		else if (j->wanted && !j->wanted(j, j->userdata, why, sizeof(why)))
+			j->rc = hw_fail(&j->err, -ECANCELED, "skipped", "%s", why);
 		else
 			run_job(p, e, j, &slot);
 

@@ -48,6 +48,10 @@ struct bmc_job {
 	struct hw_boot boot;         /* BMC_SET_BOOT */
 	uint64_t sel_marker;         /* BMC_HEALTH */
 	bool fresh;                  /* bypass the polling budget */
+	/* Optional: asked on the worker right before the job is sent (it may have
+	 * waited behind a BMC that did not answer); false: not sent, rc is
+	 * -ECANCELED with err.step "skipped" and the reason written in why. */
+	bool (*wanted)(struct bmc_job *j, void *userdata, char *why, size_t size);
 	/* out, when done() is called */
 	int rc; /* 0 or a negative errno, as hw.h */
 	struct hw_err err;

@@ -99,7 +99,7 @@ static int64_t env_now(void *ctx)
 
 struct act_job {
 	struct api *a;
-	int64_t node, rollout;
+	int64_t node, rollout, task;
 	char name[NAME_MAX_LEN + 1];
 	char what[48];
 	struct bmc_job job;
@@ -109,7 +109,11 @@ static void act_done(struct bmc_job *j, void *userdata)
 {
 	struct act_job *x = userdata;
 
-	if (j->rc < 0) {
+	if (j->rc == -ECANCELED && str_eq(j->err.step, "skipped")) {
+		store_event_add(x->a->store, x->node, x->rollout, "bmc", "%s skipped: %s", x->what, j->err.msg);
+		log_msg(LOG_INFO_, &(struct log_ctx){ .node = x->name }, "rollout %lld: %s skipped: %s",
+			(long long)x->rollout, x->what, j->err.msg);
+	} else if (j->rc < 0) {
 		store_event_add(x->a->store, x->node, x->rollout, "bmc", "%s failed at %s: %s", x->what, j->err.step,
 				j->err.msg);
 		log_msg(LOG_WARN_, &(struct log_ctx){ .node = x->name }, "rollout %lld: %s failed at %s: %s",
@@ -119,11 +123,30 @@ static void act_done(struct bmc_job *j, void *userdata)
 	free(x);
 }
 
+/*
+ * The power cycle is for a machine that has not started its reimage: once its
+ * agent has fetched the task, a cycle would cut the write or reboot a node
+ * already committed while the rollout goes on to its next batch. That happens
+ * when the BMC answers late (the boot device job waited behind it) and the
+ * machine netbooted by itself meanwhile.
+ */
+static bool cycle_wanted(struct bmc_job *j, void *userdata, char *why, size_t size)
+{
+	struct act_job *x = userdata;
+	struct bw_task t;
+	(void)j;
+	if (!x->task || store_get(x->a->store, &model_task, x->task, &t) < 0 || str_eq(t.state, "pending"))
+		return true;
+	snprintf(why, size, "the machine already netbooted: its task %lld is %s", (long long)t.id, t.state);
+	return false;
+}
+
 /* Boot from the network once, then power cycle (on when off): two jobs, in order on the node's BMC. */
 static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout, char *err, size_t size)
 {
 	struct hw_target t;
 	struct act_job *x[2];
+	struct bw_task task;
 	int rc = api_bmc_target(a, n, &t);
 
 	if (rc == -ENODEV) {
@@ -154,6 +177,9 @@ static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout
 	snprintf(x[0]->what, sizeof(x[0]->what), "boot device pxe (once)");
 	x[1]->job.op = BMC_POWER;
 	x[1]->job.action = HW_ACT_CYCLE;
+	x[1]->job.wanted = cycle_wanted;
+	if (store_task_open(a->store, n->id, &task) == 0)
+		x[1]->task = task.id;
 	snprintf(x[1]->what, sizeof(x[1]->what), "power cycle");
 	explicit_bzero(&t, sizeof(t));
 	if ((rc = bmc_submit(a->bmc, &x[0]->job)) < 0) {
