@@ -141,12 +141,13 @@ static bool cycle_wanted(struct bmc_job *j, void *userdata, char *why, size_t si
 	return false;
 }
 
-/* Boot from the network once, then power cycle (on when off): two jobs, in order on the node's BMC. */
-static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout, char *err, size_t size)
+/* Boot from the network once, then power cycle (on when off): two jobs, in order on the node's BMC.
+ * task: the reimage task the cycle is for (0: none, a rollback), which cycle_wanted asks about. */
+static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout, int64_t task, char *err,
+			 size_t size)
 {
 	struct hw_target t;
 	struct act_job *x[2];
-	struct bw_task task;
 	int rc = api_bmc_target(a, n, &t);
 
 	if (rc == -ENODEV) {
@@ -178,8 +179,7 @@ static int pxe_and_cycle(struct api *a, const struct bw_node *n, int64_t rollout
 	x[1]->job.op = BMC_POWER;
 	x[1]->job.action = HW_ACT_CYCLE;
 	x[1]->job.wanted = cycle_wanted;
-	if (store_task_open(a->store, n->id, &task) == 0)
-		x[1]->task = task.id;
+	x[1]->task = task;
 	snprintf(x[1]->what, sizeof(x[1]->what), "power cycle");
 	explicit_bzero(&t, sizeof(t));
 	if ((rc = bmc_submit(a->bmc, &x[0]->job)) < 0) {
@@ -660,10 +660,10 @@ static int env_reimage(void *ctx, const struct orch_req *q, char *err, size_t si
 	      t.created_at >= q->since)) {
 		snprintf(who, sizeof(who), "rollout %lld", (long long)q->rollout);
 		if ((rc = reimage_start(a, &n, &img, &v, q->pool->require_signed ? q->pool->name : NULL, false, who,
-					q->rollout, NULL, err, size)) < 0)
+					q->rollout, &t, err, size)) < 0)
 			return rc;
 	}
-	return pxe_and_cycle(a, &n, q->rollout, err, size);
+	return pxe_and_cycle(a, &n, q->rollout, t.id, err, size);
 }
 
 static int env_rollback(void *ctx, const struct orch_req *q, char *err, size_t size)
@@ -716,7 +716,7 @@ static int env_rollback(void *ctx, const struct orch_req *q, char *err, size_t s
 		snprintf(err, size, "store failed");
 		return rc;
 	}
-	return pxe_and_cycle(a, &n, q->rollout, err, size);
+	return pxe_and_cycle(a, &n, q->rollout, 0, err, size);
 }
 
 /* ---- the thread ---- */
