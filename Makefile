@@ -43,7 +43,7 @@ BASE_CFLAGS = -std=gnu17 -g $(WARN) -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' \
 BASE_LDFLAGS := -pthread -Wl,--as-needed
 
 LIB_SRCS := $(wildcard lib/*.c)
-SERVER_SRCS := server/config.c server/sandbox.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
+SERVER_SRCS := server/config.c server/sandbox.c server/child.c $(wildcard server/store/*.c) $(wildcard server/api/*.c) $(wildcard server/boot/*.c) \
 	$(wildcard server/orch/*.c) $(wildcard hw/*.c) $(BUILD)/gen/web_assets.c
 DAEMON_SRCS := server/main.c
 CLI_SRCS := $(wildcard server/cli/*.c)

@@ -1,13 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The TFTP server in its own process: bootwaved binds port 69, then runs
- * itself again (a fresh image: no store, no key, no token in its memory)
- * as `bootwaved --sandboxed-tftp ...` with the socket as fd 3. That
+ * The TFTP server in its own process (child.h): bootwaved binds port 69,
+ * then runs `bootwaved --sandboxed-tftp ...` with the socket as fd 3. That
  * process opens the firmware directory, chroots into it, becomes
  * [daemon] user and loads the SANDBOX_TFTP seccomp filter (sandbox.h)
- * before it reads a datagram. bootwaved watches it (a pidfd on the boot
- * services' loop) and starts it again when it dies, after 1 s doubling to
- * 30 s, so a crash or a kill costs retransmissions, not the service.
+ * before it reads a datagram. bootwaved starts it again when it dies.
  */
 #ifndef BW_TFTP_PROC_H
 #define BW_TFTP_PROC_H
