@@ -33,7 +33,7 @@ static const struct key keys[] = {
 	  "directory of the store, images and secrets"),
 	K("daemon", "log_level", K_LOGLEVEL, log_level, 0, 0, "info", "debug, info, warn or error"),
 	K("daemon", "user", K_STR, user, 0, 0, "bootwave",
-	  "unprivileged user the TFTP server runs as, sandboxed, when bootwaved starts as root"),
+	  "unprivileged user the TFTP server and DHCP listener run as, sandboxed, when bootwaved starts as root"),
 	K("api", "listen", K_LISTEN, listen, 0, 0, "0.0.0.0:8080",
 	  "HOST:PORT of the REST API and the console (and of boot HTTP unless [boot] http_listen is set)"),
 	K("api", "tls_cert", K_OPTPATH, tls_cert, 0, 0, "",

@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "store.h"
+#include "dhcp_listen.h"
 #include "tftp_proc.h"
 
 #define DEFAULT_CONFIG "/etc/bootwave/bootwaved.conf"
@@ -64,9 +65,11 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int opt, r, sig;
 
-	/* The TFTP server's own process (server/boot/tftp_proc.h). */
+	/* The sandboxed processes (server/child.h): the TFTP server, the DHCP listener. */
 	if (argc > 1 && strcmp(argv[1], "--sandboxed-tftp") == 0)
 		return tftp_proc_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "--sandboxed-dhcp") == 0)
+		return dhcp_listen_main(argc, argv);
 	while ((opt = getopt(argc, argv, "c:np:Vh")) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;

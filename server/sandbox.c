@@ -69,13 +69,22 @@ static int load_filter(enum sandbox_profile p, char *why, size_t size)
 		/* UDP over IPv4 or IPv6 only: no TCP, no netlink, no raw sockets. */
 		for (int fam = 0; r == 0 && fam < 2; fam++)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
-					     SCMP_A0(SCMP_CMP_EQ, fam ? AF_INET6 : AF_INET),
+					     SCMP_A0(SCMP_CMP_EQ, fam ? AF_INET6 : AF_INET, 0),
 					     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM));
 		/* openat only to read (openat2's flags are out of a filter's reach: the
 		 * user and the chroot keep it from anything but the root's files). */
 		if (r == 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 					     SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY));
+	}
+	if (p == SANDBOX_DHCP) {
+		static const int recv_calls[] = { SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg) };
+		static const int send_calls[] = { SCMP_SYS(sendto), SCMP_SYS(sendmsg) };
+		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(recv_calls); i++)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, recv_calls[i], 0);
+		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(send_calls); i++)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, send_calls[i], 1,
+					     SCMP_A0(SCMP_CMP_EQ, SANDBOX_DHCP_OUT_FD, 0));
 	}
 	if (r == 0)
 		r = seccomp_load(ctx);

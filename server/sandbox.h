@@ -19,7 +19,13 @@ enum sandbox_profile {
 	 * its event loop, logging to stderr. No TCP, no connect, no exec, no
 	 * file opened for writing. */
 	SANDBOX_TFTP,
+	/* The DHCP listener (boot/dhcp_listen.h): receiving datagrams on the
+	 * sockets it was given, sending only on SANDBOX_DHCP_OUT_FD (its
+	 * records to bootwaved). No socket of its own, no file, no exec. */
+	SANDBOX_DHCP,
 };
+
+#define SANDBOX_DHCP_OUT_FD 5
 
 /* Exit status of a process killed by its filter (after the line on stderr). */
 #define SANDBOX_EXIT_SYSCALL 159

@@ -5,8 +5,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,7 +88,44 @@ static int parse_dhcp_config(const struct config *cfg, uint16_t api_port, struct
 	snprintf(d->bios_file, sizeof(d->bios_file), "%s", cfg->dhcp_bios_file);
 	snprintf(d->uefi_file, sizeof(d->uefi_file), "%s", cfg->dhcp_uefi_file);
 	d->commit_ms = (unsigned)cfg->dhcp_commit_ms;
+	snprintf(d->user, sizeof(d->user), "%s", cfg->user);
+	snprintf(d->log_level, sizeof(d->log_level), "%s", cfg->log_level);
 	return 0;
+}
+
+/*
+ * <state_dir>/empty: where the DHCP listener is chrooted. Root's, read and
+ * search only, and nothing in it (a file found there is an error: someone
+ * put it there).
+ */
+static int empty_dir(const struct config *cfg, char *path, size_t size)
+{
+	struct stat st;
+	DIR *dir;
+	struct dirent *e;
+	int r = 0;
+
+	if ((size_t)snprintf(path, size, "%s/empty", cfg->state_dir) >= size)
+		return -ENAMETOOLONG;
+	/* (chmod: the umask would take the bits for others away) */
+	if (mkdir(path, 0555) == 0 ? chmod(path, 0555) < 0 : errno != EEXIST) {
+		r = -errno;
+		log_error("dhcp: cannot create %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || (st.st_mode & 0222) || !(dir = opendir(path))) {
+		log_error("dhcp: %s must be a directory nobody can write (mode 0555)", path);
+		return -EINVAL;
+	}
+	while ((e = readdir(dir)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			log_error("dhcp: %s must be empty (the DHCP listener is chrooted there); it holds %s", path,
+				  e->d_name);
+			r = -ENOTEMPTY;
+			break;
+		}
+	closedir(dir);
+	return r;
 }
 
 int boot_start(const struct config *cfg, struct store *store, uint16_t api_port, struct boot **ret)
@@ -108,7 +147,8 @@ int boot_start(const struct config *cfg, struct store *store, uint16_t api_port,
 		log_error("boot: bad [dhcp] addresses");
 		goto fail;
 	}
-	if (dc.mode != DHCP_MODE_OFF && (r = dhcp_server_new(b->ev, store, &dc, &b->dhcp)) < 0)
+	if (dc.mode != DHCP_MODE_OFF && ((r = empty_dir(cfg, dc.sandbox_root, sizeof(dc.sandbox_root))) < 0 ||
+					 (r = dhcp_server_new(b->ev, store, &dc, &b->dhcp)) < 0))
 		goto fail;
 	if (cfg->tftp_enabled) {
 		int fd = udp_socket(cfg->boot_interface, TFTP_PORT);

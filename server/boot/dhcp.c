@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dhcp_listen.h"
 #include "dhcp_packet.h"
 #include "log.h"
 #include "netif.h"
@@ -71,6 +71,7 @@ struct dhcp_server {
 	struct dhcp_config cfg;
 	struct netif_watch *watch;
 	struct netif_info nif;
+	struct dhcp_listen *listen; /* the sandboxed process that reads the sockets */
 	int fd, pxe_fd;
 	char http_base[256];
 	uint32_t range_lo, range_hi, next; /* host order */
@@ -753,42 +754,28 @@ static void handle_proxy(struct dhcp_server *d, int fd, const struct dhcp_msg *m
 		d->stats.ignored++;
 }
 
-static void on_packet(struct evloop *ev, int fd, uint32_t events, void *ud)
+/* A datagram, parsed by the sandboxed listener (dhcp_listen.h) and checked. */
+static void on_frame(const struct dhcp_frame *f, void *ud)
 {
 	struct dhcp_server *d = ud;
-	uint8_t buf[DHCP_PACKET_MAX + 1];
-	struct sockaddr_in from;
-	socklen_t fl = sizeof(from);
-	struct dhcp_msg m;
-	const char *why = NULL;
+	int fd = f->port == 4011 ? d->pxe_fd : d->fd;
 	char mac[18], peer[32];
-	(void)ev;
-	(void)events;
 
-	for (int budget = 64; budget > 0; budget--) {
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fl);
-		if (n < 0)
-			return;
-		d->stats.received++;
-		if ((size_t)n > DHCP_PACKET_MAX) {
-			log_drop(d, peer_str(&from, peer), "oversized packet");
-			continue;
-		}
-		if (dhcp_parse(buf, (size_t)n, &m, &why) < 0) {
-			log_drop(d, peer_str(&from, peer), why);
-			continue;
-		}
-		if (dhcp_mac(&m, mac) < 0) {
-			log_drop(d, peer_str(&from, peer), "not an Ethernet client");
-			continue;
-		}
-		if (!d->nif.has_addr)
-			continue; /* no address on the interface: nothing to serve with */
-		if (d->cfg.mode == DHCP_MODE_PROXY || fd == d->pxe_fd)
-			handle_proxy(d, fd, &m, mac, &from);
-		else
-			handle_server(d, &m, mac);
+	d->stats.received++;
+	if (f->kind == DHCP_FRAME_DROP) {
+		log_drop(d, peer_str(&f->from, peer), f->why);
+		return;
 	}
+	if (dhcp_mac(&f->msg, mac) < 0) {
+		log_drop(d, peer_str(&f->from, peer), "not an Ethernet client");
+		return;
+	}
+	if (!d->nif.has_addr)
+		return; /* no address on the interface: nothing to serve with */
+	if (d->cfg.mode == DHCP_MODE_PROXY || fd == d->pxe_fd)
+		handle_proxy(d, fd, &f->msg, mac, &f->from);
+	else
+		handle_server(d, &f->msg, mac);
 }
 
 /* ---- set-up ---- */
@@ -914,8 +901,6 @@ int dhcp_server_new(struct evloop *ev, struct store *store, const struct dhcp_co
 		log_error("dhcp: cannot listen on %s port %d: %s", cfg->interface, DHCP_SERVER_PORT, strerror(-r));
 		goto fail;
 	}
-	if ((r = evloop_add_fd(ev, d->fd, EPOLLIN, on_packet, d)) < 0)
-		goto fail;
 	/* Port 4011 (PXE boot server) in both modes: some firmware asks there. */
 	{
 		d->pxe_fd = open_socket(cfg->interface, PXE_PORT);
@@ -933,9 +918,11 @@ int dhcp_server_new(struct evloop *ev, struct store *store, const struct dhcp_co
 		 */
 		int one = 1;
 		setsockopt(d->pxe_fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one));
-		if ((r = evloop_add_fd(ev, d->pxe_fd, EPOLLIN, on_packet, d)) < 0)
-			goto fail;
 	}
+	/* What clients send is read and parsed in a sandboxed process; replies leave from here. */
+	if ((r = dhcp_listen_start(ev, d->fd, d->pxe_fd, cfg->user, cfg->log_level, cfg->sandbox_root, on_frame, d,
+				   &d->listen)) < 0)
+		goto fail;
 	if ((r = netif_watch_new(ev, cfg->interface, on_link, d, &d->watch)) < 0)
 		log_warn("dhcp: cannot watch %s for changes: %s", cfg->interface, strerror(-r));
 	log_info("dhcp: %s mode on %s (%s)%s%s%s%s, boot scripts at %s",
@@ -955,17 +942,14 @@ void dhcp_server_free(struct dhcp_server *d)
 {
 	if (!d)
 		return;
+	dhcp_listen_stop(d->listen);
 	if (d->n_pending || d->flush_timer)
 		flush(d);
 	netif_watch_free(d->watch);
-	if (d->fd >= 0) {
-		evloop_del_fd(d->ev, d->fd);
+	if (d->fd >= 0)
 		close(d->fd);
-	}
-	if (d->pxe_fd >= 0) {
-		evloop_del_fd(d->ev, d->pxe_fd);
+	if (d->pxe_fd >= 0)
 		close(d->pxe_fd);
-	}
 	free(d->leases);
 	free(d->free_slots);
 	u64map_clear(&d->by_mac);
@@ -979,6 +963,7 @@ void dhcp_server_stats(struct dhcp_server *d, struct dhcp_stats *ret)
 {
 	int64_t t = now_s();
 	*ret = d->stats;
+	ret->dropped += dhcp_listen_refused(d->listen);
 	ret->leases = 0;
 	for (size_t i = 0; i < d->n_leases; i++)
 		ret->leases += !d->leases[i].free && d->leases[i].state == L_BOUND && d->leases[i].expires > t;

@@ -12,6 +12,10 @@
  * a group commit of every lease change of that window, and are sent only
  * once it is on disk. OFFERs and NAKs promise nothing and go at once.
  * Machines that are not enrolled are recorded as discovered.
+ *
+ * What clients send is read and parsed by a sandboxed process
+ * (dhcp_listen.h); this server gets its checked records and sends the
+ * replies on its own copies of the sockets.
  */
 #ifndef BW_DHCP_H
 #define BW_DHCP_H
@@ -38,6 +42,10 @@ struct dhcp_config {
 	char bios_file[64];   /* TFTP file for BIOS PXE: undionly.kpxe */
 	char uefi_file[64];   /* TFTP (and HTTP boot) file for UEFI x64: snponly.efi */
 	unsigned commit_ms;   /* group commit window */
+	/* The sandboxed listener (dhcp_listen.h): its account, log level, and the empty directory it chroots into. */
+	char user[64];
+	char log_level[16];
+	char sandbox_root[512];
 };
 
 struct dhcp_server;

@@ -94,14 +94,19 @@ static int opt_get(const struct opt_list *l, uint8_t code, uint8_t *out, size_t 
 	return found ? (int)n : -1;
 }
 
+/* The characters a string option keeps: host names [A-Za-z0-9.-], others printable ASCII but a backslash. */
+static bool kept_char(unsigned char ch, bool hostname)
+{
+	return hostname ? (isalnum(ch) || ch == '-' || ch == '.') : (ch >= 0x20 && ch < 0x7f && ch != '\\');
+}
+
 /* Keeps the printable characters of a string option (untrusted, shown in logs and the API). */
 static void printable(const uint8_t *in, size_t len, char *out, size_t size, bool hostname)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len && o + 1 < size; i++) {
-		unsigned char ch = in[i];
-		if (hostname ? (isalnum(ch) || ch == '-' || ch == '.') : (ch >= 0x20 && ch < 0x7f && ch != '\\'))
-			out[o++] = (char)ch;
+		if (kept_char(in[i], hostname))
+			out[o++] = (char)in[i];
 	}
 	out[o] = '\0';
 }
@@ -272,6 +277,49 @@ int dhcp_parse(const uint8_t *buf, size_t len, struct dhcp_msg *ret, const char 
 	*ret = m;
 	return 0;
 bad:
+	if (ret_why)
+		*ret_why = why;
+	return -EBADMSG;
+}
+
+/* A string printable() could have written into size bytes. */
+static bool printable_ok(const char *s, size_t size, bool hostname)
+{
+	size_t n = strnlen(s, size);
+	if (n == size)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!kept_char((unsigned char)s[i], hostname))
+			return false;
+	return true;
+}
+
+int dhcp_msg_check(const struct dhcp_msg *m, const char **ret_why)
+{
+	const char *why = NULL;
+
+	if (m->op != 1)
+		why = "op is not BOOTREQUEST";
+	else if (m->hlen > sizeof(m->chaddr))
+		why = "hardware address longer than chaddr";
+	else if (m->type < DHCP_DISCOVER || m->type > DHCP_INFORM)
+		why = "message type out of range";
+	else if (!printable_ok(m->hostname, sizeof(m->hostname), true))
+		why = "host name not terminated or not filtered";
+	else if (!printable_ok(m->vendor_class, sizeof(m->vendor_class), false))
+		why = "vendor class not terminated or not filtered";
+	else if (m->n_arch > DHCP_ARCH_MAX)
+		why = "too many architectures";
+	else if (m->n_prl > DHCP_PRL_MAX)
+		why = "parameter request list too long";
+	else if (m->client_id_len != 0 && (m->client_id_len < 2 || m->client_id_len > sizeof(m->client_id)))
+		why = "client identifier length out of range";
+	else if (m->relay_len > sizeof(m->relay) || m->has_relay != (m->relay_len > 0))
+		why = "relay agent option length out of range";
+	else if (m->has_uuid && m->uuid[0] != 0)
+		why = "UUID type is not 0";
+	if (!why)
+		return 0;
 	if (ret_why)
 		*ret_why = why;
 	return -EBADMSG;

@@ -112,6 +112,14 @@ struct dhcp_msg {
  */
 int dhcp_parse(const uint8_t *buf, size_t len, struct dhcp_msg *ret, const char **ret_why);
 
+/*
+ * Checks that m holds what dhcp_parse promises of a message it accepts
+ * (a request, terminated and filtered strings, counts within their arrays):
+ * for a struct that crossed a process boundary (boot/dhcp_listen.h).
+ * 0, or -EBADMSG with *ret_why naming the broken promise.
+ */
+int dhcp_msg_check(const struct dhcp_msg *m, const char **ret_why);
+
 /* True if this is a PXE or iPXE client (vendor class PXEClient/HTTPClient, or iPXE). */
 bool dhcp_is_pxe(const struct dhcp_msg *m);
 /* True if the client is iPXE (user class "iPXE" or option 175). */

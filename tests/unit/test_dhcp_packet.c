@@ -6,7 +6,8 @@
  * AddressSanitizer catches any read past len: plain, PXE, UEFI, HTTP boot
  * and iPXE clients, options split in several instances (RFC 3396) or moved
  * into file and sname (option 52), every refusal and the exact check that
- * *ret_why names. Replies from dhcp_build_reply are read back by a small
+ * *ret_why names; dhcp_msg_check and dhcp_frame_check (the records of the
+ * sandboxed listener) refuse each broken promise. Replies from dhcp_build_reply are read back by a small
  * parser of this file, independent of the one under test.
  */
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dhcp_listen.h"
 #include "dhcp_packet.h"
 #include "testutil.h"
 
@@ -126,6 +128,9 @@ static struct dhcp_msg parse_ok(const struct pkt *p)
 	assert_null(why);
 	/* ret_why may be NULL. */
 	assert_int_equal(dhcp_parse(heap_copy_buf, p->len, &m, NULL), 0);
+	/* Every message the parser accepts passes the check bootwaved makes of a listener's record. */
+	if (dhcp_msg_check(&m, &why) != 0)
+		fail_msg("dhcp_msg_check refused a parsed message: %s", why);
 	return m;
 }
 
@@ -1267,10 +1272,148 @@ static void test_build_enobufs(void **state)
 	assert_int_equal(build(&req, &big, DHCP_REPLY_MIN, &len), -ENOBUFS);
 }
 
+/*
+ * dhcp_msg_check and dhcp_frame_check (boot/dhcp_listen.h): what bootwaved
+ * checks of a record from the sandboxed listener before its lease logic
+ * reads it; each broken promise refused by name.
+ */
+static struct dhcp_msg full_msg(void)
+{
+	struct pkt p;
+	static const uint8_t relay[] = { 1, 4, 0, 0, 0, 7 };
+	pkt_request(&p, BYTES(DHCP_OPT_MSG_TYPE, 1, DHCP_DISCOVER));
+	pkt_opt_str(&p, DHCP_OPT_VENDOR_CLASS, PXE_BIOS_CLASS);
+	pkt_opt_str(&p, DHCP_OPT_HOSTNAME, "web-1");
+	pkt_opt(&p, DHCP_OPT_UUID, UUID, sizeof(UUID));
+	pkt_opt(&p, DHCP_OPT_CLIENT_ID, BYTES(1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56));
+	pkt_opt(&p, DHCP_OPT_RELAY_AGENT, relay, sizeof(relay));
+	pkt_opt(&p, DHCP_OPT_CLIENT_ARCH, BYTES(0, 0));
+	pkt_end(&p);
+	return parse_ok(&p);
+}
+
+static void msg_refused(const struct dhcp_msg *m, const char *want)
+{
+	const char *why = NULL;
+	assert_int_equal(dhcp_msg_check(m, &why), -EBADMSG);
+	assert_non_null(why);
+	assert_string_equal(why, want);
+}
+
+static void test_msg_check(void **state)
+{
+	struct dhcp_msg good = full_msg(), m;
+	(void)state;
+
+	assert_int_equal(dhcp_msg_check(&good, NULL), 0);
+	m = good, m.op = 2;
+	msg_refused(&m, "op is not BOOTREQUEST");
+	m = good, m.hlen = 17;
+	msg_refused(&m, "hardware address longer than chaddr");
+	m = good, m.type = 0;
+	msg_refused(&m, "message type out of range");
+	m = good, m.type = DHCP_INFORM + 1;
+	msg_refused(&m, "message type out of range");
+	m = good, memset(m.hostname, 'a', sizeof(m.hostname));
+	msg_refused(&m, "host name not terminated or not filtered");
+	m = good, strcpy(m.hostname, "a;b");
+	msg_refused(&m, "host name not terminated or not filtered");
+	m = good, memset(m.vendor_class, 'v', sizeof(m.vendor_class));
+	msg_refused(&m, "vendor class not terminated or not filtered");
+	m = good, strcpy(m.vendor_class, "PXE\n");
+	msg_refused(&m, "vendor class not terminated or not filtered");
+	m = good, m.vendor_class[2] = '\x1b';
+	msg_refused(&m, "vendor class not terminated or not filtered");
+	m = good, m.n_arch = DHCP_ARCH_MAX + 1;
+	msg_refused(&m, "too many architectures");
+	m = good, m.n_prl = DHCP_PRL_MAX + 1;
+	msg_refused(&m, "parameter request list too long");
+	m = good, m.client_id_len = 1;
+	msg_refused(&m, "client identifier length out of range");
+	m = good, m.client_id_len = sizeof(m.client_id) + 1;
+	msg_refused(&m, "client identifier length out of range");
+	m = good, m.relay_len = sizeof(m.relay) + 1;
+	msg_refused(&m, "relay agent option length out of range");
+	m = good, m.has_relay = false;
+	msg_refused(&m, "relay agent option length out of range");
+	m = good, m.uuid[0] = 1;
+	msg_refused(&m, "UUID type is not 0");
+	/* The limits themselves are fine. */
+	m = good, m.n_arch = DHCP_ARCH_MAX, m.n_prl = DHCP_PRL_MAX, m.client_id_len = sizeof(m.client_id);
+	m.relay_len = sizeof(m.relay), memset(m.hostname, 'h', DHCP_HOSTNAME_MAX), m.hostname[DHCP_HOSTNAME_MAX] = 0;
+	assert_int_equal(dhcp_msg_check(&m, NULL), 0);
+}
+
+static void frame_refused(const void *buf, size_t len, const char *want)
+{
+	struct dhcp_frame out;
+	const char *why = NULL;
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(dhcp_frame_check(buf, len, &out, &why), -EBADMSG);
+	assert_non_null(why);
+	assert_string_equal(why, want);
+}
+
+static void test_frame_check(void **state)
+{
+	struct dhcp_frame good, f, out;
+	const char *why = NULL;
+	uint8_t bytes[sizeof(good) + 1];
+	(void)state;
+
+	memset(&good, 0, sizeof(good));
+	good.version = DHCP_FRAME_VERSION;
+	good.kind = DHCP_FRAME_MSG;
+	good.port = 67;
+	good.from.sin_family = AF_INET;
+	good.from.sin_port = htons(68);
+	good.msg = full_msg();
+	assert_int_equal(dhcp_frame_check(&good, sizeof(good), &out, &why), 0);
+	assert_memory_equal(&out.msg, &good.msg, sizeof(good.msg));
+	assert_int_equal(out.port, 67);
+	f = good, f.port = 4011;
+	assert_int_equal(dhcp_frame_check(&f, sizeof(f), &out, &why), 0);
+	f = good, f.kind = DHCP_FRAME_DROP, strcpy(f.why, "oversized packet");
+	assert_int_equal(dhcp_frame_check(&f, sizeof(f), &out, &why), 0);
+	assert_string_equal(out.why, "oversized packet");
+
+	/* Not one record: shorter, longer, empty. */
+	memset(bytes, 0, sizeof(bytes));
+	memcpy(bytes, &good, sizeof(good));
+	frame_refused(bytes, sizeof(good) - 1, "not one record");
+	frame_refused(bytes, sizeof(bytes), "not one record");
+	frame_refused(bytes, 0, "not one record");
+	f = good, f.version = 2;
+	frame_refused(&f, sizeof(f), "unknown version");
+	f = good, f.port = 68;
+	frame_refused(&f, sizeof(f), "unknown port");
+	f = good, f.from.sin_family = AF_INET6;
+	frame_refused(&f, sizeof(f), "sender not IPv4");
+	f = good, f.kind = 3;
+	frame_refused(&f, sizeof(f), "unknown kind");
+	f = good, f.kind = DHCP_FRAME_DROP;
+	frame_refused(&f, sizeof(f), "reason empty or not terminated");
+	memset(f.why, 'x', sizeof(f.why));
+	frame_refused(&f, sizeof(f), "reason empty or not terminated");
+	strcpy(f.why, "bad\nline");
+	frame_refused(&f, sizeof(f), "reason not printable");
+	/* A flag that is not a bool. */
+	memcpy(bytes, &good, sizeof(good));
+	bytes[offsetof(struct dhcp_frame, msg) + offsetof(struct dhcp_msg, has_relay)] = 60;
+	frame_refused(bytes, sizeof(good), "a flag neither 0 nor 1");
+	/* A message the parser could not have produced. */
+	f = good, f.msg.n_prl = 200;
+	frame_refused(&f, sizeof(f), "parameter request list too long");
+	f = good, memset(f.msg.vendor_class, 'v', sizeof(f.msg.vendor_class));
+	frame_refused(&f, sizeof(f), "vendor class not terminated or not filtered");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_discover_plain, heap_copy_teardown),
+		cmocka_unit_test_teardown(test_msg_check, heap_copy_teardown),
+		cmocka_unit_test_teardown(test_frame_check, heap_copy_teardown),
 		cmocka_unit_test_teardown(test_pxe_discover, heap_copy_teardown),
 		cmocka_unit_test_teardown(test_uefi, heap_copy_teardown),
 		cmocka_unit_test_teardown(test_http_client, heap_copy_teardown),

@@ -8,6 +8,10 @@
  * process with SANDBOX_EXIT_SYSCALL: TCP, Unix and netlink sockets,
  * connect, opening a file to write, exec, fork, ptrace, kill, setuid.
  * Paths outside the chroot do not exist for it.
+ * SANDBOX_DHCP (the DHCP listener) the same way: it receives on a socket it
+ * was given and sends its records on SANDBOX_DHCP_OUT_FD; sending on the
+ * UDP socket (a reply of its own making), a socket of its own, opening any
+ * file, exec, fork end it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +24,7 @@
 #include <linux/openat2.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -37,8 +42,24 @@ static const char *user(void)
 	return getpwnam("bootwave") ? "bootwave" : "nobody";
 }
 
-/* Runs fn in a sandboxed child; returns its exit status (or 1000 + signal). */
-static int in_sandbox(int (*fn)(void))
+static int given_udp = -1; /* DHCP: the socket it was given, a datagram waiting */
+
+/* What bootwaved gives the DHCP listener: a bound UDP socket, the record socket as fd 5. */
+static void give_dhcp_fds(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int sp[2];
+	given_udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (given_udp < 0 || bind(given_udp, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(given_udp, (struct sockaddr *)&a, &len) < 0 ||
+	    sendto(given_udp, "ping", 4, 0, (struct sockaddr *)&a, sizeof(a)) != 4 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) < 0 || dup2(sp[0], SANDBOX_DHCP_OUT_FD) < 0)
+		_exit(201);
+}
+
+/* Runs fn in a child sandboxed with profile p; returns its exit status (or 1000 + signal). */
+static int in_profile(enum sandbox_profile p, int (*fn)(void))
 {
 	pid_t pid = fork();
 	int st;
@@ -49,13 +70,17 @@ static int in_sandbox(int (*fn)(void))
 		/* The sandbox's one line on stderr would only clutter the test's output. */
 		if (devnull >= 0)
 			dup2(devnull, STDERR_FILENO);
-		if (sandbox_enter(user(), root, SANDBOX_TFTP, why, sizeof(why)) < 0)
+		if (p == SANDBOX_DHCP)
+			give_dhcp_fds();
+		if (sandbox_enter(user(), root, p, why, sizeof(why)) < 0)
 			_exit(200);
 		_exit(fn());
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
 }
+
+static int in_sandbox(int (*fn)(void)) { return in_profile(SANDBOX_TFTP, fn); }
 
 static int udp_roundtrip(void)
 {
@@ -156,6 +181,49 @@ static int identity(void)
 	return getuid() != 0 && geteuid() != 0 && getgid() != 0 && getegid() != 0 ? 0 : 1;
 }
 
+/* What the DHCP listener does: a datagram from its socket, a record to bootwaved. */
+static int dhcp_receive_and_pass_on(void)
+{
+	char buf[8];
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	if (recvfrom(given_udp, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl) != 4)
+		return 1;
+	if (send(SANDBOX_DHCP_OUT_FD, buf, 4, 0) != 4)
+		return 2;
+	void *p = malloc(1 << 20);
+	free(p);
+	return 0;
+}
+
+static int dhcp_reply_itself(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(68), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	return sendto(given_udp, "offer", 5, 0, (struct sockaddr *)&a, sizeof(a)) == 5 ? 0 : 1;
+}
+static int udp_socket(void) { return socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 1; }
+static int open_read(void) { return open("served", O_RDONLY) >= 0 ? 0 : 1; }
+
+static void test_dhcp_profile(void **state)
+{
+	static const struct {
+		const char *what;
+		int (*fn)(void);
+	} cases[] = {
+		{ "sending on the UDP socket", dhcp_reply_itself }, { "UDP socket", udp_socket },
+		{ "TCP socket", tcp_socket }, { "open to read", open_read }, { "open to write", open_write },
+		{ "exec", exec_shell }, { "fork", do_fork }, { "kill", do_kill }, { "setuid(0)", back_to_root },
+	};
+	(void)state;
+	assert_int_equal(in_profile(SANDBOX_DHCP, dhcp_receive_and_pass_on), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st = in_profile(SANDBOX_DHCP, cases[i].fn);
+		if (st != SANDBOX_EXIT_SYSCALL)
+			fail_msg("DHCP: %s: the sandboxed process ended with %d, expected %d (stopped by the filter)",
+				 cases[i].what, st, SANDBOX_EXIT_SYSCALL);
+	}
+}
+
 static void test_identity(void **state)
 {
 	(void)state;
@@ -206,6 +274,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_needs_work),
 		cmocka_unit_test(test_everything_else_ends_it),
+		cmocka_unit_test(test_dhcp_profile),
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_unknown_user),
 	};
