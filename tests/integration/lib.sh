@@ -228,6 +228,21 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
+# udhcpc_script: $T/udhcpc.sh, busybox udhcpc's script: appends one line
+# per event ("bound ip=... router=... boot_file=...") to $LOG and sets the
+# interface's address as told.
+udhcpc_script() {
+	cat >"$T/udhcpc.sh" <<'EOF'
+#!/bin/sh
+echo "$1 ip=$ip router=$router dns=$dns lease=$lease serverid=$serverid boot_file=$boot_file siaddr=$siaddr" >>"$LOG"
+case "$1" in
+bound | renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
+deconfig) ip addr flush dev "$interface" ;;
+esac
+EOF
+	chmod +x "$T/udhcpc.sh"
+}
+
 # boot_net NAME NET TAPS: a namespace NAME (NSX runs there) with a bridge
 # br0 at NET.1/24 and taps tap1..tapTAPS on it, and the [boot] and [dhcp]
 # settings of a bootwaved serving it (agent kernel $KERNEL, ramdisk $INITRD,

@@ -38,15 +38,7 @@ client() {
 	ip -n "$ns" link set eth0 address "52:54:00:09:00:0$1" up
 }
 
-cat >"$T/udhcpc.sh" <<'EOF'
-#!/bin/sh
-echo "$1 ip=$ip router=$router dns=$dns lease=$lease serverid=$serverid boot_file=$boot_file siaddr=$siaddr" >>"$LOG"
-case "$1" in
-bound | renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
-deconfig) ip addr flush dev "$interface" ;;
-esac
-EOF
-chmod +x "$T/udhcpc.sh"
+udhcpc_script
 
 # dhcp N [udhcpc args]: one lease, then exit; the script's lines go to $T/cN.log.
 dhcp() {

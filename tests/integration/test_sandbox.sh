@@ -68,15 +68,7 @@ fetch() { # fetch NAME OUT: tftp-hpa from a client address on the bridge
 	cmp -s "$FW/$1" "$2"
 }
 
-cat >"$T/udhcpc.sh" <<'EOF'
-#!/bin/sh
-echo "$1 ip=$ip serverid=$serverid" >>"$LOG"
-case "$1" in
-bound | renew) ip addr flush dev "$interface"; ip addr add "$ip/${mask:-24}" dev "$interface" ;;
-deconfig) ip addr flush dev "$interface" ;;
-esac
-EOF
-chmod +x "$T/udhcpc.sh"
+udhcpc_script
 # lease: one address for the client's current MAC, then exit; prints the address bound.
 lease() {
 	: >"$T/client.log"
@@ -205,27 +197,27 @@ check_eq "a client gets an address through the sandboxed listener" "$NET.100" "$
 check_eq "the lease is stored" "$NET.100 bound" "$(bw -o json lease show 52:54:00:11:00:01 | jq -r '"\(.ip) \(.state)"')"
 
 # ---- killed: started again, sandboxed, serving ----
-kill -9 "$TPID"
-restarted bootwaved-tftp "$TPID"
+# killed WHAT TAG COMM PID ROOT: kill -9 the process PID (COMM, bootwaved's
+# "TAG: the WHAT ..." in the log): its death and its restart are logged and
+# the new one is sandboxed too; sets NEW (empty if none came).
+killed() {
+	local what=$1 tag=$2 comm=$3 pid=$4 root=$5
+	kill -9 "$pid"
+	restarted "$comm" "$pid"
+	check_contains "$what: the death is logged" "$tag: the sandboxed $what (pid $pid) was killed by signal 9 (Killed) after" "$(cat "$T/daemon.log")"
+	check_contains "$what: the restart is announced" "starting it again in 1 s" "$(grep "$what (pid $pid)" "$T/daemon.log")"
+	check_contains "$what: the restart is logged" "$tag: the $what runs again (pid" "$(cat "$T/daemon.log")"
+	if [ -n "$NEW" ]; then
+		sandboxed "$what again" "$NEW" "$root" "$tag: the $what runs again (pid $NEW)"
+	fi
+}
+killed "TFTP server" tftp bootwaved-tftp "$TPID" "$FW"
 TNEW=$NEW
-check_contains "TFTP: the death is logged" "tftp: the sandboxed TFTP server (pid $TPID) was killed by signal 9 (Killed) after" "$(cat "$T/daemon.log")"
-check_contains "TFTP: the restart is announced" "starting it again in 1 s" "$(grep "TFTP server (pid $TPID)" "$T/daemon.log")"
-check_contains "TFTP: the restart is logged" "tftp: the TFTP server runs again (pid" "$(cat "$T/daemon.log")"
-if [ -n "$TNEW" ]; then
-	sandboxed "TFTP server again" "$TNEW" "$FW" "tftp: the TFTP server runs again (pid $TNEW)"
-fi
 fetch undionly.kpxe "$T/got" && ok || fail "the new TFTP process serves"
 
-kill -9 "$DPID"
-restarted bootwaved-dhcp "$DPID"
+killed "DHCP listener" dhcp bootwaved-dhcp "$DPID" "$STATE/empty"
 DNEW=$NEW
-check_contains "DHCP: the death is logged" "dhcp: the sandboxed DHCP listener (pid $DPID) was killed by signal 9 (Killed) after" "$(cat "$T/daemon.log")"
-check_contains "DHCP: the restart is announced" "starting it again in 1 s" "$(grep "DHCP listener (pid $DPID)" "$T/daemon.log")"
-check_contains "DHCP: the restart is logged" "dhcp: the DHCP listener runs again (pid" "$(cat "$T/daemon.log")"
-if [ -n "$DNEW" ]; then
-	sandboxed "DHCP listener again" "$DNEW" "$STATE/empty" "dhcp: the DHCP listener runs again (pid $DNEW)"
-	dhcp_fds "$DNEW"
-fi
+[ -z "$DNEW" ] || dhcp_fds "$DNEW"
 # A new machine (another MAC) and the first one asking again: both answered.
 ip -n "$C" link set eth0 address 52:54:00:11:00:02
 check_eq "a new client gets an address from the new listener" "$NET.101" "$(lease)"
