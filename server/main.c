@@ -13,10 +13,10 @@
 #include "auth.h"
 #include "boot.h"
 #include "config.h"
+#include "dhcp_listen.h"
 #include "fsutil.h"
 #include "log.h"
 #include "store.h"
-#include "dhcp_listen.h"
 #include "tftp_proc.h"
 
 #define DEFAULT_CONFIG "/etc/bootwave/bootwaved.conf"

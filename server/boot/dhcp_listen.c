@@ -4,8 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@
 #define LISTEN_PXE_FD (CHILD_FIRST_FD + 1) /* port 4011 */
 #define LISTEN_OUT_FD SANDBOX_DHCP_OUT_FD  /* the records to bootwaved */
 #define N_FDS 3
+_Static_assert(LISTEN_OUT_FD == CHILD_FIRST_FD + N_FDS - 1, "the record socket is the last descriptor handed over");
 #define LOG_EVERY 10 /* seconds between two logs of refused records */
 
 int dhcp_frame_check(const void *buf, size_t len, struct dhcp_frame *ret, const char **ret_why)
