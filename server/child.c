@@ -86,25 +86,35 @@ bool child_begin(int argc, char **argv, size_t n_fds, const char *procname)
 	return true;
 }
 
-int child_stop_on_term(struct evloop *ev)
+int child_serve(struct evloop *ev, const char *tag, const char *user, const char *root,
+		enum sandbox_profile profile)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	sigset_t term;
+	char why[1024];
+	int r;
+
+	/* Before the sandbox: it takes sigaction away. */
 	term_ev = ev;
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
-	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &term, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-void child_ready(void)
-{
-	if (ready_fd < 0)
-		return;
-	(void)!write(ready_fd, "1", 1);
-	close(ready_fd);
-	ready_fd = -1;
+	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &term, NULL) < 0) {
+		log_error("%s: sigaction: %s", tag, strerror(errno));
+		return 1;
+	}
+	if (sandbox_enter(user, root, profile, why, sizeof(why)) < 0) {
+		log_error("%s: %s", tag, why);
+		return 1;
+	}
+	log_debug("%s: sandboxed (pid %d, uid %u, seccomp), serving", tag, (int)getpid(), (unsigned)getuid());
+	/* bootwaved waits for this byte (its ready pipe, noted by child_begin). */
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "1", 1);
+		close(ready_fd);
+		ready_fd = -1;
+	}
+	r = evloop_run(ev);
+	return r < 0 ? 1 : 0;
 }
 
 /* ---- bootwaved's side ---- */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "evloop.h"
+#include "sandbox.h"
 
 #define CHILD_FIRST_FD 3
 #define CHILD_MAX_FDS 4
@@ -53,10 +54,14 @@ int child_pid(const struct child *c);
  * at most: "bootwaved-tftp").
  */
 bool child_begin(int argc, char **argv, size_t n_fds, const char *procname);
-/* SIGTERM stops ev's loop; before the sandbox (it takes sigaction away). */
-int child_stop_on_term(struct evloop *ev);
-/* Once sandboxed: tells bootwaved that it serves. */
-void child_ready(void);
+/*
+ * The rest of the process's life once its loop is set up: SIGTERM stops
+ * ev's loop, it enters its sandbox (sandbox_enter(user, root, profile)),
+ * tells bootwaved that it serves, and runs ev until SIGTERM. Returns the
+ * process's exit status (1 if it could not, said on stderr as "TAG: why").
+ */
+int child_serve(struct evloop *ev, const char *tag, const char *user, const char *root,
+		enum sandbox_profile profile);
 /* A decimal argument up to max. */
 bool child_arg_uint(const char *s, unsigned long max, unsigned *ret);
 

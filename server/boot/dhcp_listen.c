@@ -119,7 +119,6 @@ int dhcp_listen_main(int argc, char **argv)
 {
 	struct evloop *ev = NULL;
 	enum log_level lvl;
-	char why[1024];
 	int r;
 
 	if (!child_begin(argc, argv, N_FDS, "bootwaved-dhcp") || argc != 6 || log_level_parse(argv[4], &lvl) < 0) {
@@ -132,19 +131,9 @@ int dhcp_listen_main(int argc, char **argv)
 		log_error("dhcp: the listener cannot start: %s", strerror(-r));
 		return 1;
 	}
-	if ((r = child_stop_on_term(ev)) < 0) {
-		log_error("dhcp: sigaction: %s", strerror(-r));
-		return 1;
-	}
-	if ((r = sandbox_enter(argv[3], argv[5], SANDBOX_DHCP, why, sizeof(why))) < 0) {
-		log_error("dhcp: %s", why);
-		return 1;
-	}
-	log_debug("dhcp: listener sandboxed (pid %d, uid %u, seccomp), serving", (int)getpid(), (unsigned)getuid());
-	child_ready();
-	r = evloop_run(ev);
+	r = child_serve(ev, "dhcp", argv[3], argv[5], SANDBOX_DHCP);
 	evloop_free(ev);
-	return r < 0 ? 1 : 0;
+	return r;
 }
 
 /* ---- bootwaved's side ---- */

@@ -27,7 +27,6 @@ int tftp_proc_main(int argc, char **argv)
 	struct tftp_server *s = NULL;
 	struct evloop *ev = NULL;
 	enum log_level lvl;
-	char why[CONFIG_PATH_MAX + 160];
 	int r;
 
 	tftp_config_default(&tc);
@@ -44,20 +43,10 @@ int tftp_proc_main(int argc, char **argv)
 		log_error("tftp: cannot serve %s: %s", tc.root, strerror(-r));
 		return 1;
 	}
-	if ((r = child_stop_on_term(ev)) < 0) {
-		log_error("tftp: sigaction: %s", strerror(-r));
-		return 1;
-	}
-	if ((r = sandbox_enter(argv[4], tc.root, SANDBOX_TFTP, why, sizeof(why))) < 0) {
-		log_error("tftp: %s", why);
-		return 1;
-	}
-	log_debug("tftp: sandboxed (pid %d, uid %u, seccomp), serving", (int)getpid(), (unsigned)getuid());
-	child_ready();
-	r = evloop_run(ev);
+	r = child_serve(ev, "tftp", argv[4], tc.root, SANDBOX_TFTP);
 	tftp_server_free(s);
 	evloop_free(ev);
-	return r < 0 ? 1 : 0;
+	return r;
 }
 
 /* ---- bootwaved's side ---- */
